@@ -1,0 +1,60 @@
+"""Asset keys, groups and tags: `<layer>/<dataset>`, so the lineage view reads layer by layer."""
+
+import dagster as dg
+
+from retrain_platform.contracts import DatasetContract
+from retrain_platform.contracts.model import FeatureView
+
+RAW = "raw"
+VALIDATED = "validated"
+FEATURES = "features"
+DATASETS = "datasets"
+QUARANTINE_SUFFIX = "_quarantine"
+
+GROUPS = {RAW: "ingest", VALIDATED: "validate", FEATURES: "features", DATASETS: "datasets"}
+
+
+def raw_key(contract: DatasetContract) -> dg.AssetKey:
+    return dg.AssetKey([RAW, contract.dataset])
+
+
+def validated_key(contract: DatasetContract) -> dg.AssetKey:
+    return dg.AssetKey([VALIDATED, contract.dataset])
+
+
+def quarantine_key(contract: DatasetContract) -> dg.AssetKey:
+    return dg.AssetKey([VALIDATED, contract.dataset + QUARANTINE_SUFFIX])
+
+
+def features_key(contract: DatasetContract, view: FeatureView) -> dg.AssetKey:
+    return dg.AssetKey([FEATURES, f"{contract.dataset}_{view.name}"])
+
+
+def feast_registry_key(contract: DatasetContract) -> dg.AssetKey:
+    return dg.AssetKey([FEATURES, f"{contract.dataset}_registry"])
+
+
+def online_store_key(contract: DatasetContract, view: FeatureView) -> dg.AssetKey:
+    return dg.AssetKey([FEATURES, f"{contract.dataset}_{view.name}_online"])
+
+
+def partitioned_feature_keys(contract: DatasetContract) -> list[dg.AssetKey]:
+    """The features table and the online store of every view."""
+    return [
+        key
+        for view in contract.feature_views
+        for key in (features_key(contract, view), online_store_key(contract, view))
+    ]
+
+
+def training_dataset_key(contract: DatasetContract) -> dg.AssetKey:
+    return dg.AssetKey([DATASETS, f"{contract.dataset}_training"])
+
+
+def quarantine_table(contract: DatasetContract) -> str:
+    """Last part of the quarantine table path (`validated/<dataset>_quarantine`)."""
+    return contract.dataset + QUARANTINE_SUFFIX
+
+
+def tags(contract: DatasetContract, layer: str) -> dict[str, str]:
+    return {"layer": layer, "dataset": contract.dataset}

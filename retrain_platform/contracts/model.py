@@ -1,0 +1,308 @@
+"""Typed, frozen objects a dataset contract is loaded into.
+
+A contract describes one dataset once: its columns and their roles, how it is partitioned, what a
+healthy partition looks like and the retraining policy. Every column name the platform uses comes
+from here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
+
+DTYPES = (
+    "bool",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "float32",
+    "float64",
+    "string",
+    "date",
+    "datetime",
+)
+NUMERIC_DTYPES = ("int8", "int16", "int32", "int64", "float32", "float64")
+GRAINS = ("hourly", "daily", "weekly", "monthly")
+# How the evaluation gate compares a challenger with the champion: point estimates against the
+# allowed regression, or a paired bootstrap interval that must clear it.
+GATE_METHODS = ("threshold", "bootstrap")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: its dtype and the row-level rules every value must satisfy."""
+
+    name: str
+    dtype: str
+    nullable: bool = False
+    min: float | None = None
+    max: float | None = None
+    categories: tuple[str | int | bool, ...] | None = None
+    description: str = ""
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.dtype in NUMERIC_DTYPES
+
+
+@dataclass(frozen=True)
+class RowIndexTimestamp:
+    """Event timestamp derived from the row's position in its file (sources with no time column)."""
+
+    start: date
+    every: timedelta
+
+
+@dataclass(frozen=True)
+class Label:
+    """The label column, its positive class and how long after the event it becomes known."""
+
+    column: Column
+    positive: str | int | bool
+    delay: timedelta = timedelta(0)
+
+
+@dataclass(frozen=True)
+class Partitioning:
+    """Partition grain and the first partition's start."""
+
+    grain: str
+    start: date
+
+
+@dataclass(frozen=True)
+class Expectations:
+    """Table-level expectations checked on every validated partition."""
+
+    min_rows_per_partition: int = 1
+    label_rate: tuple[float, float] | None = None
+    max_null_share: float = 1.0
+    max_null_share_by_column: tuple[tuple[str, float], ...] = ()
+    max_staleness: timedelta | None = None
+
+    def null_share_limit(self, column: str) -> float:
+        return dict(self.max_null_share_by_column).get(column, self.max_null_share)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Retraining policy read by the model, monitoring and serving layers."""
+
+    decision_threshold: float = 0.5
+    min_roc_auc: float = 0.5
+    min_recall_at_threshold: float = 0.0
+    max_relative_regression: float = 0.05
+    slice_columns: tuple[str, ...] = ()
+    drift_psi_threshold: float = 0.25
+    drift_ks_threshold: float = 0.2
+    drift_row_cap: int = 50_000
+    max_model_age_days: int = 30
+    max_feature_age: timedelta | None = None
+    gate_method: str = "threshold"
+    bootstrap_resamples: int = 1000
+    bootstrap_confidence: float = 0.95
+    max_slice_regression: float = 0.10
+    min_slice_rows: int = 200
+    max_gate_rejection_rate: float = 0.2
+
+
+AGGREGATE_FUNCTIONS = ("count", "sum", "mean", "std", "min", "max", "last")
+LABEL_FUNCTIONS = ("count", "rate")
+ENCODINGS = ("one_hot", "ordinal")
+
+
+@dataclass(frozen=True)
+class Window:
+    """A look-back window: a duration of event time, or a number of earlier events."""
+
+    text: str
+    duration: timedelta | None = None
+    events: int | None = None
+
+    @property
+    def suffix(self) -> str:
+        return self.text if self.duration is not None else f"{self.events}ev"
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """Aggregates of one column over an entity's earlier events, one output column per pair."""
+
+    column: str
+    functions: tuple[str, ...]
+    windows: tuple[Window, ...]
+
+    def output_names(self) -> list[str]:
+        return [f"{self.column}_{f}_{w.suffix}" for w in self.windows for f in self.functions]
+
+
+@dataclass(frozen=True)
+class LabelAggregate:
+    """Count or positive rate of the entity's earlier labels that were already known."""
+
+    functions: tuple[str, ...]
+    windows: tuple[Window, ...]
+
+
+@dataclass(frozen=True)
+class Lag:
+    """Values of a column at the entity's k-th previous event."""
+
+    column: str
+    lags: tuple[int, ...]
+
+    def output_names(self) -> list[str]:
+        return [f"{self.column}_lag_{k}" for k in self.lags]
+
+
+@dataclass(frozen=True)
+class Combination:
+    """A ratio or difference of two columns (contract or derived)."""
+
+    name: str
+    kind: str
+    left: str
+    right: str
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """A categorical column encoded as one-hot indicators or its position among the categories."""
+
+    column: str
+    kind: str
+    categories: tuple[str | int | bool, ...]
+
+    def output_names(self) -> list[str]:
+        if self.kind == "ordinal":
+            return [f"{self.column}_code"]
+        return [f"{self.column}__{c}" for c in self.categories]
+
+
+@dataclass(frozen=True)
+class FeatureView:
+    """A set of per-entity, point-in-time features computed from validated rows.
+
+    Every output row describes one event as known at its own time: the event's contract
+    features plus aggregates over the entity's earlier events (`closure` "before": strictly
+    before it; "including": up to and including it) and over labels already known then.
+    """
+
+    name: str
+    entity_keys: tuple[str, ...]
+    closure: str
+    lookback: timedelta
+    ttl: timedelta
+    passthrough: tuple[str, ...]
+    aggregates: tuple[Aggregate, ...] = ()
+    label_aggregates: tuple[LabelAggregate, ...] = ()
+    lags: tuple[Lag, ...] = ()
+    combinations: tuple[Combination, ...] = ()
+    encodings: tuple[Encoding, ...] = ()
+    time_since_previous: bool = False
+
+    @property
+    def time_since_previous_name(self) -> str:
+        return "seconds_since_previous"
+
+    def label_output_names(self, label: str) -> list[str]:
+        return [
+            f"{label}_{f}_{w.suffix}"
+            for a in self.label_aggregates
+            for w in a.windows
+            for f in a.functions
+        ]
+
+    def derived_names(self, label: str) -> list[str]:
+        """Names of the columns the view adds to the contract features, in output order."""
+        names: list[str] = []
+        for aggregate in self.aggregates:
+            names += aggregate.output_names()
+        names += self.label_output_names(label)
+        for lag in self.lags:
+            names += lag.output_names()
+        if self.time_since_previous:
+            names.append(self.time_since_previous_name)
+        for encoding in self.encodings:
+            names += encoding.output_names()
+        names += [c.name for c in self.combinations]
+        return names
+
+    def feature_names(self, label: str) -> list[str]:
+        """Model inputs served by this view: passthrough contract features, then derived ones."""
+        return [*self.passthrough, *self.derived_names(label)]
+
+    @property
+    def history_span(self) -> timedelta:
+        """How far before a partition its windows may read (including the label delay)."""
+        return self.lookback
+
+
+@dataclass(frozen=True)
+class DatasetContract:
+    """Everything the platform knows about one dataset, loaded from its YAML contract."""
+
+    dataset: str
+    source_path: str
+    event_timestamp: Column
+    label: Label
+    features: tuple[Column, ...]
+    partitioning: Partitioning
+    entity_keys: tuple[Column, ...] = ()
+    identifiers: tuple[Column, ...] = ()
+    primary_key: tuple[str, ...] = ()
+    timestamp_from_row_index: RowIndexTimestamp | None = None
+    expectations: Expectations = field(default_factory=Expectations)
+    policy: Policy = field(default_factory=Policy)
+    feature_views: tuple[FeatureView, ...] = ()
+    description: str = ""
+    owner: str = "team:ml-platform"
+
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        """Contract columns in table order: entity keys, identifiers, timestamp, features, label."""
+        return (
+            *self.entity_keys,
+            *self.identifiers,
+            self.event_timestamp,
+            *self.features,
+            self.label.column,
+        )
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [c.name for c in self.features]
+
+    @property
+    def timestamp_name(self) -> str:
+        return self.event_timestamp.name
+
+    @property
+    def label_name(self) -> str:
+        return self.label.column.name
+
+    @property
+    def entity_key_names(self) -> list[str]:
+        return [c.name for c in self.entity_keys]
+
+    def column(self, name: str) -> Column:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        msg = f"{self.source_path}: dataset {self.dataset!r} has no column {name!r}"
+        raise KeyError(msg)
+
+    @property
+    def contract_hash(self) -> str:
+        """Short hash of the contract's content (not its path), recorded with every version."""
+        content = asdict(self)
+        content.pop("source_path")
+        blob = json.dumps(content, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]

@@ -1,0 +1,1 @@
+"""Plain functions on polars frames and paths: ingest, validate, store. No Dagster here."""

@@ -1,0 +1,121 @@
+"""Table-level expectations of a validated partition: schema, volume, label rate, nulls, freshness.
+
+Each returns a `CheckOutcome` whose metadata lists every failure at once, so one look at a failed
+check says everything that is wrong with the partition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+
+import polars as pl
+
+from retrain_platform.contracts import DatasetContract
+
+MATCHES_SCHEMA = "matches_schema"
+HAS_MIN_ROWS = "has_min_rows"
+LABEL_RATE_IN_BAND = "label_rate_in_band"
+NULL_SHARE_WITHIN_LIMIT = "null_share_within_limit"
+NEWEST_PARTITION_IS_FRESH = "newest_partition_is_fresh"
+
+BLOCKING_CHECKS = (MATCHES_SCHEMA, HAS_MIN_ROWS)
+PARTITION_CHECKS = (MATCHES_SCHEMA, HAS_MIN_ROWS, LABEL_RATE_IN_BAND, NULL_SHARE_WITHIN_LIMIT)
+
+DESCRIPTIONS = {
+    MATCHES_SCHEMA: "Every landed file had the contract's columns and the table has its dtypes.",
+    HAS_MIN_ROWS: "The partition has at least the contract's minimum number of valid rows.",
+    LABEL_RATE_IN_BAND: "The share of positive labels is inside the contract's band.",
+    NULL_SHARE_WITHIN_LIMIT: "No column has a larger share of nulls than the contract allows.",
+    NEWEST_PARTITION_IS_FRESH: "The newest validated event is younger than the allowed staleness.",
+}
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    """Result of one table-level check."""
+
+    name: str
+    passed: bool
+    metadata: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def blocking(self) -> bool:
+        return self.name in BLOCKING_CHECKS
+
+
+def check_schema(problems: list[str]) -> CheckOutcome:
+    """`problems`: schema-level Pandera failures and landed files missing contract columns."""
+    return CheckOutcome(
+        MATCHES_SCHEMA, not problems, {"failures": len(problems), "problems": problems[:100]}
+    )
+
+
+def check_volume(valid: pl.DataFrame, contract: DatasetContract) -> CheckOutcome:
+    minimum = contract.expectations.min_rows_per_partition
+    return CheckOutcome(
+        HAS_MIN_ROWS, valid.height >= minimum, {"rows": valid.height, "min_rows": minimum}
+    )
+
+
+def check_label_rate(valid: pl.DataFrame, contract: DatasetContract) -> CheckOutcome:
+    band = contract.expectations.label_rate
+    if valid.is_empty():
+        return CheckOutcome(LABEL_RATE_IN_BAND, band is None, {"rows": 0, "label_rate": None})
+    rate = float((valid.get_column(contract.label_name) == contract.label.positive).mean() or 0.0)
+    meta: dict[str, object] = {"label_rate": round(rate, 6)}
+    if band is None:
+        return CheckOutcome(LABEL_RATE_IN_BAND, True, meta)
+    meta.update({"band_low": band[0], "band_high": band[1]})
+    return CheckOutcome(LABEL_RATE_IN_BAND, band[0] <= rate <= band[1], meta)
+
+
+def check_null_share(valid: pl.DataFrame, contract: DatasetContract) -> CheckOutcome:
+    if valid.is_empty():
+        return CheckOutcome(NULL_SHARE_WITHIN_LIMIT, True, {"rows": 0})
+    shares = valid.select(pl.col(contract.column_names).null_count() / valid.height).row(
+        0, named=True
+    )
+    over = {
+        name: {"null_share": round(share, 6), "limit": contract.expectations.null_share_limit(name)}
+        for name, share in shares.items()
+        if share > contract.expectations.null_share_limit(name)
+    }
+    worst = max(shares.values()) if shares else 0.0
+    return CheckOutcome(
+        NULL_SHARE_WITHIN_LIMIT,
+        not over,
+        {"columns_over_limit": over, "max_null_share": round(worst, 6)},
+    )
+
+
+def check_freshness(
+    newest_event: datetime | date | None, now: datetime, contract: DatasetContract
+) -> CheckOutcome:
+    """The table's newest event is at most the contract's `max_staleness` old at `now`."""
+    limit = contract.expectations.max_staleness
+    if isinstance(newest_event, date) and not isinstance(newest_event, datetime):
+        newest_event = datetime.combine(newest_event, time(), tzinfo=UTC)
+    if newest_event is None:
+        return CheckOutcome(NEWEST_PARTITION_IS_FRESH, False, {"newest_event": None})
+    age = now - newest_event
+    meta: dict[str, object] = {
+        "newest_event": newest_event.isoformat(),
+        "age_hours": round(age.total_seconds() / 3600, 2),
+    }
+    if limit is None:
+        return CheckOutcome(NEWEST_PARTITION_IS_FRESH, True, meta)
+    meta["max_staleness_hours"] = round(limit.total_seconds() / 3600, 2)
+    return CheckOutcome(NEWEST_PARTITION_IS_FRESH, age <= limit, meta)
+
+
+def evaluate_partition(
+    valid: pl.DataFrame, contract: DatasetContract, *, schema_problems: list[str]
+) -> list[CheckOutcome]:
+    """The per-partition checks of one validated partition, in `PARTITION_CHECKS` order."""
+    return [
+        check_schema(schema_problems),
+        check_volume(valid, contract),
+        check_label_rate(valid, contract),
+        check_null_share(valid, contract),
+    ]

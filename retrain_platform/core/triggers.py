@@ -1,0 +1,308 @@
+"""Whether to retrain now, and why: the retraining triggers as one pure function.
+
+The retrain sensor gathers what it sees (the champion, its drift reports and live performance
+per partition, the retrain runs in flight and those it requested before) into a `TriggerState`;
+`decide` turns that into one `Decision`. Keeping the rules here, without Dagster, makes every
+path testable with plain values.
+
+Rules, in this order:
+
+1. no champion: nothing to monitor (the first model is trained by hand or by the CLI);
+2. a retrain run of the dataset queued or running: wait for it;
+3. triggers in priority order, the first that fires and is not already handled wins:
+   - drift: the newest drift report has a feature PSI above the policy's threshold or a
+     prediction KS statistic above its threshold. An *episode* is the run of consecutive
+     drifted partitions ending at the newest one; it is retrained once (run key
+     `drift:<champion>:<first drifted partition>`) unless its max PSI has since grown by
+     `worsening_factor` over the value it had when it was last retrained;
+   - performance: the newest labelled partition's ROC-AUC is under the policy's floor (episode
+     = consecutive partitions under the floor, retrained once);
+   - age: the champion's training window ended more than `max_model_age` ago (once per
+     champion);
+4. cooldown: a trigger that fires within `cooldown` of the last automatic retrain is held.
+
+Every outcome carries a `state_key`: the sensor records a "no retrain" decision only when that
+key changes, so the decision history grows per state change, not per tick.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from retrain_platform.contracts.model import Policy
+
+DRIFT, PERFORMANCE, AGE = "drift", "performance", "age"
+TRIGGERS = (DRIFT, PERFORMANCE, AGE)
+
+# Outcome codes (`Decision.code`).
+RETRAIN = "retrain"
+NO_CHAMPION = "no_champion"
+IN_FLIGHT = "in_flight"
+COOLDOWN = "cooldown"
+HANDLED = "handled"
+HEALTHY = "healthy"
+
+# The policy has no cooldown or re-trigger factor yet: these are the platform's defaults.
+DEFAULT_COOLDOWN = timedelta(hours=6)
+DEFAULT_WORSENING_FACTOR = 1.5
+
+
+@dataclass(frozen=True)
+class DriftObservation:
+    """The drift report of one partition against the current champion's reference."""
+
+    partition: str
+    max_psi: float
+    max_psi_feature: str | None
+    prediction_ks: float | None
+
+
+@dataclass(frozen=True)
+class PerformanceObservation:
+    """The current champion's ROC-AUC on one partition whose labels are known."""
+
+    partition: str
+    roc_auc: float
+    rows: int
+
+
+@dataclass(frozen=True)
+class PastRetrain:
+    """A retrain the triggers requested earlier (read back from its run's tags)."""
+
+    trigger: str
+    episode: str
+    max_psi: float | None
+    requested_at: datetime
+
+
+@dataclass(frozen=True)
+class TriggerState:
+    """Everything `decide` looks at, gathered by the sensor."""
+
+    champion_version: int | None
+    champion_window_end: datetime | None
+    drift: tuple[DriftObservation, ...] = ()
+    performance: tuple[PerformanceObservation, ...] = ()
+    in_flight: tuple[str, ...] = ()
+    past: tuple[PastRetrain, ...] = ()
+
+
+@dataclass(frozen=True)
+class TriggerPolicy:
+    """Thresholds from the contract's policy, plus the cooldown and the re-trigger factor."""
+
+    psi_threshold: float
+    ks_threshold: float
+    min_roc_auc: float
+    max_model_age: timedelta
+    cooldown: timedelta = DEFAULT_COOLDOWN
+    worsening_factor: float = DEFAULT_WORSENING_FACTOR
+
+    @classmethod
+    def from_policy(
+        cls,
+        policy: Policy,
+        *,
+        cooldown: timedelta = DEFAULT_COOLDOWN,
+        worsening_factor: float = DEFAULT_WORSENING_FACTOR,
+    ) -> TriggerPolicy:
+        return cls(
+            psi_threshold=policy.drift_psi_threshold,
+            ks_threshold=policy.drift_ks_threshold,
+            min_roc_auc=policy.min_roc_auc,
+            max_model_age=timedelta(days=policy.max_model_age_days),
+            cooldown=cooldown,
+            worsening_factor=worsening_factor,
+        )
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Retrain or not, which trigger, the human reason, and the run key that de-duplicates."""
+
+    retrain: bool
+    trigger: str | None
+    reason: str
+    run_key: str | None
+    code: str
+    state_key: str
+    episode: str | None = None
+    max_psi: float | None = None
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    trigger: str
+    episode: str
+    run_key: str
+    reason: str
+    max_psi: float | None = None
+
+
+def drifted(observation: DriftObservation, policy: TriggerPolicy) -> bool:
+    """Any feature PSI above the threshold, or the prediction KS statistic above its threshold."""
+    ks = observation.prediction_ks
+    return observation.max_psi > policy.psi_threshold or (
+        ks is not None and ks > policy.ks_threshold
+    )
+
+
+_T = TypeVar("_T", DriftObservation, PerformanceObservation)
+
+
+def _episode(observations: Sequence[_T], bad: Callable[[_T], bool]) -> list[_T]:
+    """The consecutive bad observations ending at the newest partition (empty if it is fine)."""
+    ordered = sorted(observations, key=lambda o: o.partition)
+    run: list[_T] = []
+    for observation in reversed(ordered):
+        if not bad(observation):
+            break
+        run.append(observation)
+    return run[::-1]
+
+
+def _describe_drift(observation: DriftObservation, policy: TriggerPolicy) -> str:
+    parts = [
+        f"max PSI {observation.max_psi:.3f}"
+        + (f" ({observation.max_psi_feature})" if observation.max_psi_feature else "")
+        + f" vs threshold {policy.psi_threshold:g}"
+    ]
+    if observation.prediction_ks is not None:
+        parts.append(
+            f"prediction KS {observation.prediction_ks:.3f} vs threshold {policy.ks_threshold:g}"
+        )
+    return ", ".join(parts)
+
+
+def _past(state: TriggerState, trigger: str, episode: str) -> list[PastRetrain]:
+    return [p for p in state.past if p.trigger == trigger and p.episode == episode]
+
+
+def _drift_candidate(
+    state: TriggerState, policy: TriggerPolicy, champion: int, handled: list[str]
+) -> _Candidate | None:
+    run = _episode(state.drift, lambda o: drifted(o, policy))
+    if not run:
+        return None
+    first, latest = run[0], run[-1]
+    episode = f"{champion}:{first.partition}"
+    base_key = f"{DRIFT}:{episode}"
+    reason = (
+        f"drift on {latest.partition}: {_describe_drift(latest, policy)}; drifted since "
+        f"{first.partition} ({len(run)} partition(s)), champion v{champion}"
+    )
+    earlier = _past(state, DRIFT, episode)
+    if not earlier:
+        return _Candidate(DRIFT, episode, base_key, reason, latest.max_psi)
+    worst = max((p.max_psi or 0.0) for p in earlier)
+    if worst > 0 and latest.max_psi >= worst * policy.worsening_factor:
+        return _Candidate(
+            DRIFT,
+            episode,
+            f"{base_key}:{len(earlier)}",
+            f"{reason}; worsened from max PSI {worst:.3f} at the last retrain "
+            f"(factor {policy.worsening_factor:g})",
+            latest.max_psi,
+        )
+    handled.append(
+        f"drift episode since {first.partition} already retrained (max PSI {worst:.3f}, "
+        f"now {latest.max_psi:.3f}, re-trigger at x{policy.worsening_factor:g})"
+    )
+    return None
+
+
+def _performance_candidate(
+    state: TriggerState, policy: TriggerPolicy, champion: int, handled: list[str]
+) -> _Candidate | None:
+    run = _episode(state.performance, lambda o: o.roc_auc < policy.min_roc_auc)
+    if not run:
+        return None
+    first, latest = run[0], run[-1]
+    episode = f"{champion}:{first.partition}"
+    if _past(state, PERFORMANCE, episode):
+        handled.append(f"performance episode since {first.partition} already retrained")
+        return None
+    reason = (
+        f"live ROC-AUC {latest.roc_auc:.3f} on {latest.partition} ({latest.rows} labelled "
+        f"rows) under the floor {policy.min_roc_auc:g}; under since {first.partition}, "
+        f"champion v{champion}"
+    )
+    return _Candidate(PERFORMANCE, episode, f"{PERFORMANCE}:{episode}", reason)
+
+
+def _age_candidate(
+    state: TriggerState, policy: TriggerPolicy, champion: int, now: datetime, handled: list[str]
+) -> _Candidate | None:
+    if state.champion_window_end is None:
+        return None
+    age = now - state.champion_window_end
+    if age <= policy.max_model_age:
+        return None
+    episode = str(champion)
+    if _past(state, AGE, episode):
+        handled.append(f"age retrain of champion v{champion} already requested")
+        return None
+    reason = (
+        f"champion v{champion} trained on data up to {state.champion_window_end:%Y-%m-%d}: "
+        f"{age / timedelta(days=1):.1f} days old, limit {policy.max_model_age.days} days"
+    )
+    return _Candidate(AGE, episode, f"{AGE}:{episode}", reason)
+
+
+def _latest(observations: Sequence[DriftObservation] | Sequence[PerformanceObservation]) -> str:
+    return max((o.partition for o in observations), default="-")
+
+
+def decide(state: TriggerState, policy: TriggerPolicy, now: datetime) -> Decision:
+    """Apply the rules of the module docstring to `state` at time `now` (timezone-aware)."""
+    champion = state.champion_version
+    seen = f"{champion}|{_latest(state.drift)}|{_latest(state.performance)}"
+    if champion is None:
+        reason = "no champion deployed yet: nothing to monitor"
+        return Decision(False, None, reason, None, NO_CHAMPION, f"{NO_CHAMPION}|{seen}")
+    if state.in_flight:
+        return Decision(
+            False,
+            None,
+            f"retrain run(s) {', '.join(r[:8] for r in state.in_flight)} in flight",
+            None,
+            IN_FLIGHT,
+            f"{IN_FLIGHT}|{seen}",
+        )
+    handled: list[str] = []
+    candidate = (
+        _drift_candidate(state, policy, champion, handled)
+        or _performance_candidate(state, policy, champion, handled)
+        or _age_candidate(state, policy, champion, now, handled)
+    )
+    if candidate is None:
+        code = HANDLED if handled else HEALTHY
+        reason = "; ".join(handled) if handled else "no drift, performance or age trigger"
+        return Decision(False, None, reason, None, code, f"{code}|{seen}")
+    last = max((p.requested_at for p in state.past), default=None)
+    if last is not None and now - last < policy.cooldown:
+        return Decision(
+            False,
+            candidate.trigger,
+            f"{candidate.reason}; held by cooldown until {last + policy.cooldown:%Y-%m-%d %H:%M}"
+            f" (last automatic retrain {last:%Y-%m-%d %H:%M})",
+            None,
+            COOLDOWN,
+            f"{COOLDOWN}|{candidate.run_key}|{seen}",
+            candidate.episode,
+            candidate.max_psi,
+        )
+    return Decision(
+        True,
+        candidate.trigger,
+        candidate.reason,
+        candidate.run_key,
+        RETRAIN,
+        f"{RETRAIN}|{candidate.run_key}",
+        candidate.episode,
+        candidate.max_psi,
+    )

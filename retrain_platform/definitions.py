@@ -1,0 +1,37 @@
+"""The Dagster code location: every active contract's asset graph plus shared resources."""
+
+import warnings
+from collections.abc import Sequence
+
+import dagster as dg
+
+from retrain_platform.alert_sensors import build_run_failure_sensor
+from retrain_platform.automation import automation_sensor
+from retrain_platform.contracts import DatasetContract, active_contracts
+from retrain_platform.dataset_defs import build_dataset_defs
+from retrain_platform.executors import executor_from_env
+from retrain_platform.home import HomeLayout, layout
+from retrain_platform.resources import default_resources
+
+# Partitioned checks and backfill policies are marked beta/preview in Dagster 1.13 but are what the
+# platform relies on (per-partition blocking checks, single-run ingest backfills).
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
+warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+
+
+def build_definitions(
+    contracts: Sequence[DatasetContract] | None = None, home: HomeLayout | None = None
+) -> dg.Definitions:
+    """Definitions for `contracts` (default: those chosen by `RETRAIN_CONTRACT`) under `home`."""
+    chosen = active_contracts() if contracts is None else list(contracts)
+    return dg.Definitions.merge(
+        *(build_dataset_defs(contract) for contract in chosen),
+        dg.Definitions(
+            sensors=[automation_sensor(), build_run_failure_sensor()],
+            resources=default_resources(home or layout()),
+            executor=executor_from_env(),
+        ),
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,123 @@
+"""Contract loading: the shipped contracts load, and each kind of mistake names the file and key."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from retrain_platform.contracts import (
+    DEFAULT_CONTRACT_PATH,
+    ContractError,
+    active_contracts,
+    load_contract,
+)
+
+
+def _write(tmp_path: Path, mutate) -> Path:
+    raw = yaml.safe_load(DEFAULT_CONTRACT_PATH.read_text())
+    mutate(raw)
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_default_contract_loads_with_roles(contract):
+    assert contract.dataset == "transactions"
+    assert contract.timestamp_name == "event_ts"
+    assert contract.label_name == "is_fraud"
+    assert contract.label_name not in contract.feature_names
+    assert contract.primary_key == ("transaction_id",)
+    assert contract.expectations.null_share_limit("device_score") == 0.15
+    assert contract.expectations.null_share_limit("amount") == 0.0
+    assert len(contract.contract_hash) == 16
+
+
+def test_contract_hash_changes_with_content_not_path(tmp_path):
+    same = _write(tmp_path, lambda raw: None)
+    assert load_contract(same).contract_hash == load_contract(DEFAULT_CONTRACT_PATH).contract_hash
+    changed = _write(tmp_path, lambda raw: raw["expectations"].update(min_rows_per_partition=5))
+    assert (
+        load_contract(changed).contract_hash != load_contract(DEFAULT_CONTRACT_PATH).contract_hash
+    )
+
+
+def _set_feature(index, **values):
+    return lambda raw: raw["features"][index].update(values)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda raw: raw.update(colour="blue"), r"<top level>: unknown key\(s\) 'colour'"),
+        (
+            _set_feature(0, dtype="float65"),
+            r"features\[0\]\[amount\]\.dtype: unknown dtype 'float65'",
+        ),
+        (
+            lambda raw: raw["features"].append({"name": "is_fraud", "dtype": "int8"}),
+            r"features: 'is_fraud' is the label and cannot also be a feature",
+        ),
+        (lambda raw: raw.pop("event_timestamp"), r"event_timestamp: missing required key"),
+        (
+            lambda raw: raw["partitioning"].update(grain="fortnightly"),
+            r"partitioning\.grain: unknown grain 'fortnightly'",
+        ),
+        (
+            _set_feature(1, range=[0, 1]),
+            r"features\[1\]\[merchant_category\]\.range: a range needs a numeric dtype",
+        ),
+        (
+            _set_feature(0, range=[10, 1]),
+            r"features\[0\]\[amount\]\.range: min 10.0 is above max 1.0",
+        ),
+        (lambda raw: raw.update(primary_key=["nope"]), r"primary_key: unknown column 'nope'"),
+        (
+            lambda raw: raw["expectations"].update(label_rate=[0.5, 0.1]),
+            r"expectations\.label_rate: \[0.5, 0.1\] is not a band",
+        ),
+        (
+            lambda raw: raw["label"].update(positive=7),
+            r"label\.positive: positive class 7 is not among",
+        ),
+        (
+            lambda raw: raw["policy"].update(drift_psi_threshold="high"),
+            r"policy\.drift_psi_threshold: 'high' is not a valid float",
+        ),
+        (
+            lambda raw: raw["policy"].update(slice_columns=["nope"]),
+            r"policy\.slice_columns: unknown column 'nope'",
+        ),
+        (
+            lambda raw: raw["label"].update(delay="two days"),
+            r"label\.delay: 'two days' is not a duration",
+        ),
+        (_set_feature(2, surprise=True), r"features\[2\]\[channel\]: unknown key\(s\) 'surprise'"),
+        (
+            lambda raw: raw["event_timestamp"].update(dtype="string"),
+            r"event_timestamp\.dtype: must be datetime or date",
+        ),
+    ],
+)
+def test_contract_errors_name_file_and_key(tmp_path, mutate, expected):
+    path = _write(tmp_path, mutate)
+    with pytest.raises(ContractError, match=expected) as info:
+        load_contract(path)
+    assert str(info.value).startswith(f"{path}: ")
+
+
+def test_unreadable_and_invalid_yaml_name_the_file(tmp_path):
+    with pytest.raises(ContractError, match="cannot read contract"):
+        load_contract(tmp_path / "absent.yaml")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("dataset: [unclosed")
+    with pytest.raises(ContractError, match=f"{broken}: not valid YAML"):
+        load_contract(broken)
+
+
+def test_retrain_contract_env_var_selects_contracts(monkeypatch, tmp_path):
+    other = _write(tmp_path, lambda raw: raw.update(dataset="payments"))
+    monkeypatch.setenv("RETRAIN_CONTRACT", str(other))
+    assert [c.dataset for c in active_contracts()] == ["payments"]
+    monkeypatch.setenv("RETRAIN_CONTRACT", f"{other}:{other}")
+    with pytest.raises(ContractError, match="declared by more than one contract"):
+        active_contracts()

@@ -1,0 +1,202 @@
+"""The landing sensor: new, late, changed and hostile files, evaluated tick by tick."""
+
+import os
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from retrain_platform.core.landing_changes import LandingCursor
+from retrain_platform.core.synthetic import Fault, generate_day, write_landing_files
+from retrain_platform.definitions import build_definitions
+
+pytestmark = [pytest.mark.filterwarnings("ignore::dagster.BetaWarning"),
+              pytest.mark.filterwarnings("ignore::dagster.PreviewWarning")]
+
+START = date(2026, 1, 5)
+ROWS = 1500
+SENSOR = "transactions_landing_sensor"
+RAW = dg.AssetKey(["raw", "transactions"])
+
+
+class Landing:
+    """The landing zone of one dataset and its sensor, evaluated against a real instance."""
+
+    def __init__(self, contract, home, instance):
+        self.contract = contract
+        self.home = home
+        self.instance = instance
+        self.dir = home.landing_root / contract.dataset
+        self.defs = build_definitions([contract], home)
+        self.sensor = self.defs.resolve_sensor_def(SENSOR)
+
+    def tick(self, cursor: str | None):
+        """One evaluation, resolved the way the daemon does (partition keys checked by the job)."""
+        context = dg.build_sensor_context(instance=self.instance, cursor=cursor,
+                                          resources={"landing": self.defs.resources["landing"]},
+                                          definitions=self.defs)
+        return self.sensor.evaluate_tick(context)
+
+    def write(self, **kwargs):
+        args = {"start": START, "days": 3, "rows_per_day": ROWS, "seed": 0} | kwargs
+        return write_landing_files(self.contract, self.dir, **args)
+
+    def partitions_of(self, *paths: Path) -> set[str]:
+        """Partition keys of the rows in the files, read straight from their timestamp column."""
+        ts = self.contract.timestamp_name
+        frames = [pl.read_parquet(p, columns=[ts]) for p in paths]
+        days = pl.concat(frames).get_column(ts).dt.date().unique()
+        return {d.isoformat() for d in days}
+
+
+@pytest.fixture
+def landing(contract, home, instance) -> Landing:
+    return Landing(contract, home, instance)
+
+
+def by_partition(data) -> dict[str, dg.RunRequest]:
+    requests = {r.partition_key: r for r in data.run_requests}
+    assert len(requests) == len(data.run_requests), "one request per partition"
+    return requests
+
+
+def test_new_files_request_exactly_their_partitions(landing):
+    files = landing.write()
+    assert [f.day for f in files] == [START + timedelta(days=i) for i in range(4)]
+    expected = landing.partitions_of(*(f.path for f in files))
+    # late rows of the last day travel in the extra file, so it adds no partition of its own
+    assert expected == {"2026-01-05", "2026-01-06", "2026-01-07"}
+
+    first = landing.tick(None)
+    requests = by_partition(first)
+    assert set(requests) == expected
+    job = landing.defs.resolve_job_def(landing.sensor.job_name)
+    assert job.asset_layer.executable_asset_keys == {RAW}
+    for key, request in requests.items():
+        assert request.tags["dagster/partition"] == key
+        assert request.run_key.startswith(f"{key}:")
+        assert request.tags["retrain/trigger"] == "landing"
+    # a day's partition is fed by its own file and the next day's (late rows)
+    assert requests["2026-01-07"].tags["retrain/files"] == (
+        "transactions_2026-01-07.parquet,transactions_2026-01-08.parquet")
+    assert set(LandingCursor.parse(first.cursor).seen) == {f.path.name for f in files}
+
+    second = landing.tick(first.cursor)
+    assert second.run_requests == []
+    assert second.skip_message
+    assert second.cursor == first.cursor
+
+
+def test_restart_without_cursor_repeats_the_same_run_keys(landing):
+    landing.write()
+    first = landing.tick(None)
+    keys = {r.run_key for r in first.run_requests}
+    assert len(keys) == 3
+
+    # the cursor was lost (new instance, sensor reset): the same work gets the same run keys,
+    # so Dagster's run-key de-duplication launches nothing twice
+    restarted = landing.tick(None)
+    assert {r.run_key for r in restarted.run_requests} == keys
+    # ... even when the landing index (a cache) was lost too
+    shutil.rmtree(landing.defs.resources["landing"].index_dir(landing.contract.dataset))
+    assert {r.run_key for r in landing.tick(None).run_requests} == keys
+
+    assert landing.tick(first.cursor).run_requests == []
+    assert landing.tick(restarted.cursor).run_requests == []
+
+
+def test_late_file_requests_only_the_old_partition(landing):
+    landing.write()
+    first = landing.tick(None)
+    old_key = by_partition(first)["2026-01-05"].run_key
+
+    late = generate_day(landing.contract, START, rows=10, seed=7)
+    late.write_parquet(landing.dir / "transactions_2026-01-05_resent.parquet")
+    assert landing.partitions_of(landing.dir / "transactions_2026-01-05_resent.parquet") == {
+        "2026-01-05"}
+
+    second = landing.tick(first.cursor)
+    requests = by_partition(second)
+    assert set(requests) == {"2026-01-05"}
+    assert requests["2026-01-05"].run_key != old_key
+    assert requests["2026-01-05"].tags["retrain/files"] == "transactions_2026-01-05_resent.parquet"
+    assert landing.tick(second.cursor).run_requests == []
+
+
+def test_changed_file_requests_its_partitions_again(landing):
+    files = landing.write()
+    first = landing.tick(None)
+    old_keys = {r.partition_key: r.run_key for r in first.run_requests}
+
+    target = files[1].path  # transactions_2026-01-06.parquet
+    before = target.stat()
+    generate_day(landing.contract, START + timedelta(days=1), rows=1200, seed=3).write_parquet(
+        target)
+    os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))
+    assert target.stat().st_size != before.st_size
+
+    second = landing.tick(first.cursor)
+    requests = by_partition(second)
+    assert set(requests) == landing.partitions_of(target) == {"2026-01-06"}
+    assert requests["2026-01-06"].run_key != old_keys["2026-01-06"]
+    assert landing.tick(second.cursor).run_requests == []
+
+
+def test_hostile_names_are_refused_once(landing, tmp_path, capfd):
+    landing.write(days=1)
+    # each hostile file holds valid rows of a day nothing else touches: accepting it would show
+    sample = generate_day(landing.contract, date(2026, 1, 20), rows=20, seed=1)
+    hostile = ["a..b.parquet", "x" * 192 + ".parquet", "has space.csv", "notes.txt"]
+    for name in hostile:
+        if name.endswith(".csv"):
+            sample.write_csv(landing.dir / name)
+        else:
+            sample.write_parquet(landing.dir / name)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    sample.write_parquet(outside / "secret.parquet")
+    os.symlink(outside / "secret.parquet", landing.dir / "link.parquet")
+    # a dot-file is treated as hidden (in-progress writes): ignored, never ingested
+    sample.write_parquet(landing.dir / "..evil.parquet")
+    capfd.readouterr()
+
+    first = landing.tick(None)
+    assert set(by_partition(first)) == {"2026-01-05"}  # only the real file's rows
+    cursor = LandingCursor.parse(first.cursor)
+    assert cursor.refused == sorted([*hostile, "link.parquet"])
+    assert not set(cursor.seen) & {*hostile, "link.parquet", "..evil.parquet"}
+    logged = capfd.readouterr().err
+    for name in [*hostile, "link.parquet"]:
+        assert logged.count(f"refused landing file {name!r}") == 1, name
+    assert "symbolic link pointing outside the landing zone" in logged
+
+    second = landing.tick(first.cursor)
+    assert second.run_requests == []
+    assert LandingCursor.parse(second.cursor).refused == cursor.refused
+    assert "refused landing file" not in capfd.readouterr().err
+
+
+def test_unreadable_file_is_skipped_and_others_requested(landing, capfd):
+    bad_day = START + timedelta(days=1)
+    files = landing.write(faults=[Fault("corrupt", bad_day)])
+    corrupt = next(f for f in files if f.fault == "corrupt")
+    assert corrupt.day == bad_day
+    with pytest.raises(Exception):  # noqa: B017 - any parser error: the file really is broken
+        pl.read_parquet(corrupt.path)
+    readable = [f.path for f in files if f.fault is None]
+    capfd.readouterr()
+
+    first = landing.tick(None)
+    requests = by_partition(first)
+    assert set(requests) == landing.partitions_of(*readable)
+    for request in requests.values():
+        assert corrupt.path.name not in request.tags["retrain/files"].split(",")
+    # the day of the broken file is still requested through the late rows in the next file
+    assert requests[bad_day.isoformat()].tags["retrain/files"] == "transactions_2026-01-07.parquet"
+    assert f"landing file {corrupt.path.name} cannot be read" in capfd.readouterr().err
+    # remembered, so it is not parsed and reported on every tick
+    assert corrupt.path.name in LandingCursor.parse(first.cursor).seen
+    assert landing.tick(first.cursor).run_requests == []

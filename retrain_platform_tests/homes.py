@@ -1,0 +1,21 @@
+"""A fresh platform home for a test: the environment variables that point the platform at it."""
+
+from pathlib import Path
+
+import pytest
+
+from retrain_platform.home import HomeLayout
+
+# Variables a developer's shell may set that would send a test's state elsewhere.
+OVERRIDES = ("RETRAIN_LAKE_URI", "RETRAIN_LAKE_STORAGE_OPTIONS", "MLFLOW_TRACKING_URI",
+             "RETRAIN_MLFLOW_ARTIFACTS")
+
+
+def isolate_home(env: pytest.MonkeyPatch, root: Path) -> HomeLayout:
+    """Point the platform and Dagster at a new home under `root`, with no overrides left."""
+    (root / "dagster").mkdir(parents=True, exist_ok=True)
+    env.setenv("RETRAIN_HOME", str(root))
+    env.setenv("DAGSTER_HOME", str(root / "dagster"))
+    for name in OVERRIDES:
+        env.delenv(name, raising=False)
+    return HomeLayout(root)

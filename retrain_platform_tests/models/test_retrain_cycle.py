@@ -1,0 +1,292 @@
+"""Retraining cycles end to end through Dagster, with real MLflow (sqlite + local artifacts) and
+real Delta tables under a temporary platform home.
+
+One module-scoped scenario runs four things in order on one Dagster instance: a first cycle (no
+champion), a second cycle, a third cycle under a policy its challenger cannot meet, and the
+rollback job; the tests then check what each step left behind.
+"""
+
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import pytest
+from mlflow.models import get_model_info
+
+from retrain_platform.assets import model_keys as mk
+from retrain_platform.assets.datasets import build_training_dataset_asset
+from retrain_platform.cli_models import add_model_commands
+from retrain_platform.contracts import DatasetContract
+from retrain_platform.core import candidate_runs as runs
+from retrain_platform.core import platform_columns as pc
+from retrain_platform.core.decisions import champion_at, read_decisions
+from retrain_platform.core.features import feature_table_name
+from retrain_platform.core.lake import overwrite_partitions, table_uri
+from retrain_platform.core.mlflow_store import MlflowStore
+from retrain_platform.core.registry import CHAMPION, PREVIOUS, alias_version
+from retrain_platform.core.reproduce import reproduce_version
+from retrain_platform.home import HomeLayout
+from retrain_platform.model_defs import RetrainOutcome, build_model_defs, run_retrain_cycle
+from retrain_platform.resources import default_resources
+from retrain_platform.rollback import rollback_job_name
+from retrain_platform.tracking import MlflowResource, embedded_store
+from retrain_platform_tests.homes import isolate_home
+from retrain_platform_tests.models.helpers import AS_OF, WINDOW, with_policy
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+
+
+def _run_config(contract: DatasetContract) -> dict:
+    training_op = dg.AssetKey(["datasets", f"{contract.dataset}_training"]).to_python_identifier()
+    candidate_op = mk.candidate_model_key(contract).to_python_identifier()
+    return {
+        **QUIET,
+        "ops": {
+            training_op: {"config": {"as_of": AS_OF, **WINDOW}},
+            candidate_op: {
+                "config": {
+                    "max_rounds": 100,
+                    "early_stopping_rounds": 10,
+                    "folds": 2,
+                    "num_threads": 1,
+                }
+            },
+        },
+    }
+
+
+def _defs(contract: DatasetContract, home: HomeLayout, store: MlflowStore) -> dg.Definitions:
+    return dg.Definitions.merge(
+        dg.Definitions(assets=[build_training_dataset_asset(contract)]),
+        build_model_defs(contract),
+        dg.Definitions(
+            resources={
+                **default_resources(home),
+                "mlflow": MlflowResource(
+                    tracking_uri=store.tracking_uri, artifact_root=store.artifact_root
+                ),
+            }
+        ),
+    )
+
+
+@dataclass
+class Scenario:
+    home: HomeLayout
+    store: MlflowStore
+    contract: DatasetContract
+    instance: dg.DagsterInstance
+    outcomes: dict[str, RetrainOutcome]
+    aliases: dict[str, tuple[int | None, int | None]]
+    rollback: dg.ExecuteInProcessResult
+
+    @property
+    def name(self) -> str:
+        return self.contract.dataset
+
+    @property
+    def decisions_uri(self) -> str:
+        return table_uri(self.home.lake_uri, mk.DEPLOYMENT, mk.decisions_table(self.contract))
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory, contract, validated_frame, features_frame):
+    with pytest.MonkeyPatch.context() as env:
+        home = isolate_home(env, Path(tmp_path_factory.mktemp("models")) / "home")
+        view = contract.feature_views[0]
+        for uri, frame in (
+            (table_uri(home.lake_uri, "validated", contract.dataset), validated_frame),
+            (
+                table_uri(home.lake_uri, "features", feature_table_name(contract, view)),
+                features_frame,
+            ),
+        ):
+            overwrite_partitions(uri, frame, frame.get_column(pc.PARTITION).unique())
+        store = embedded_store(home)
+        strict = with_policy(contract, min_roc_auc=0.995)
+        with dg.instance_for_test(temp_dir=str(home.dagster_home)) as instance:
+            client = store.client()
+
+            def aliases() -> tuple[int | None, int | None]:
+                return (
+                    alias_version(client, contract.dataset, CHAMPION),
+                    alias_version(client, contract.dataset, PREVIOUS),
+                )
+
+            outcomes, seen = {}, {}
+            defs = _defs(contract, home, store)
+            for step, cycle_contract, cycle_defs, trigger in (
+                ("first", contract, defs, "schedule"),
+                ("second", contract, defs, "drift"),
+                ("failed", strict, _defs(strict, home, store), "performance"),
+            ):
+                outcomes[step] = run_retrain_cycle(
+                    cycle_defs,
+                    cycle_contract,
+                    instance,
+                    tags={"retrain/trigger": trigger, "retrain/reason": f"{step} cycle"},
+                    run_config=_run_config(cycle_contract),
+                )
+                seen[step] = aliases()
+            rollback = defs.resolve_job_def(rollback_job_name(contract)).execute_in_process(
+                raise_on_error=False,
+                instance=instance,
+                run_config={
+                    **QUIET,
+                    "ops": {
+                        f"{contract.dataset}_rollback_champion": {
+                            "config": {"reason": "canary errors"}
+                        }
+                    },
+                },
+                tags={"retrain/trigger": "health_check"},
+            )
+            seen["rollback"] = aliases()
+            yield Scenario(home, store, contract, instance, outcomes, seen, rollback)
+
+
+def test_first_cycle_deploys_on_the_minimums_only(scenario):
+    first = scenario.outcomes["first"]
+    assert first.success and first.gate_passed and first.failures == []
+    assert (first.model_version, first.dataset_version) == (1, 0)
+    assert scenario.aliases["first"] == (1, None)
+    tags = scenario.store.client().get_model_version(scenario.name, "1").tags
+    assert tags[runs.TAG_GATE_VERDICT] == "passed"
+    assert tags["dataset.version"] == "0"
+
+
+def test_candidate_run_records_everything_needed(scenario):
+    client = scenario.store.client()
+    version = client.get_model_version(scenario.name, "1")
+    run = client.get_run(version.run_id)
+    params, metrics, tags = run.data.params, run.data.metrics, run.data.tags
+    assert params["deterministic"] == "True" and params["num_threads"] == "1"
+    assert params["config"] in {"shallow", "deep"}
+    for split in ("validation", "holdout"):
+        for metric in (
+            "roc_auc",
+            "pr_auc",
+            "recall_at_threshold",
+            "precision_at_threshold",
+            "log_loss",
+            "brier",
+            "ece",
+        ):
+            assert f"{split}_{metric}" in metrics
+    assert {"cv_roc_auc_shallow", "cv_roc_auc_deep"} <= set(metrics)
+    assert tags["dataset.version"] == "0" and tags["dataset.window_end"] == "2026-04-08"
+    assert tags[runs.TAG_CONTRACT_HASH] == scenario.contract.contract_hash
+    assert tags[runs.TAG_CODE_VERSION] not in ("", None)
+    assert tags[runs.TAG_TRIGGER] == "schedule"
+    record = runs.load_json(scenario.store, version.run_id, runs.TRAINING_RECORD)
+    model = runs.load_booster(scenario.store, runs.version_uri(scenario.name, 1))
+    assert record["features"] == model.feature_name()
+    model_id = version.source.removeprefix("models:/")
+    (folder,) = Path(scenario.home.home / "mlflow" / "artifacts").glob(f"*/models/{model_id}")
+    pinned = (folder / "artifacts" / "requirements.txt").read_text().split()
+    assert any(line.startswith("lightgbm==") for line in pinned)
+    assert not any(line.startswith("scikit-learn") for line in pinned)  # explicit, not inferred
+    scenario.store.activate()
+    info = get_model_info(runs.version_uri(scenario.name, 1))
+    assert info.signature.inputs.input_names() == record["features"]
+    assert info.saved_input_example_info is not None
+
+
+def test_a_passing_challenger_becomes_champion_and_keeps_previous(scenario):
+    second = scenario.outcomes["second"]
+    assert second.gate_passed and second.model_version == 2
+    assert scenario.aliases["second"] == (2, 1)
+
+
+def test_a_failed_gate_registers_the_version_but_moves_no_alias(scenario):
+    failed = scenario.outcomes["failed"]
+    assert not failed.success and failed.gate_passed is False
+    assert failed.model_version == 3
+    assert failed.failures and failed.failures[0].startswith("below_minimum: roc_auc")
+    assert scenario.aliases["failed"] == (2, 1)
+    client = scenario.store.client()
+    assert client.get_model_version(scenario.name, "3").tags[runs.TAG_GATE_VERDICT] == "failed"
+    run_tags = client.get_run(client.get_model_version(scenario.name, "3").run_id).data.tags
+    assert run_tags["gate.failure_count"] == str(len(failed.failures))
+    assert run_tags["gate.failure.1"] == failed.failures[0]
+    for key in (mk.registered_model_key(scenario.contract), mk.deployment_key(scenario.contract)):
+        latest = scenario.instance.fetch_materializations(key, limit=1).records[0]
+        assert latest.event_log_entry.run_id != failed.run_id  # blocked in the failed run
+
+
+def test_history_has_a_row_per_cycle_including_the_failed_one(scenario):
+    history = read_decisions(scenario.decisions_uri)
+    assert history.get_column("event").to_list() == ["retrain"] * 3 + ["rollback"]
+    assert history.get_column("promoted").to_list() == [True, True, False, False]
+    assert history.get_column("trigger").to_list() == [
+        "schedule",
+        "drift",
+        "performance",
+        "health_check",
+    ]
+    failed = history.row(2, named=True)
+    assert failed["gate_passed"] is False and failed["model_version"] == 3
+    assert failed["champion_before"] == failed["champion_after"] == 2
+    assert failed["previous_after"] == 1
+    assert failed["gate_failures"][0].startswith("below_minimum")
+    assert failed["champion_roc_auc"] is not None and failed["dataset_version"] == 2
+    second = history.row(1, named=True)
+    assert second["champion_roc_auc"] == pytest.approx(second["candidate_roc_auc"])
+
+
+def test_rollback_restores_the_previous_champion(scenario):
+    assert scenario.rollback.success
+    assert scenario.aliases["rollback"] == (1, None)
+    (event,) = scenario.rollback.get_asset_materialization_events()
+    assert event.asset_key == mk.deployment_key(scenario.contract)
+    meta = event.materialization.metadata
+    assert meta["champion_version"].value == 1 and meta["event"].value == "rollback"
+    rolled = read_decisions(scenario.decisions_uri).row(-1, named=True)
+    assert (rolled["champion_before"], rolled["champion_after"]) == (2, 1)
+    assert rolled["reason"] == "canary errors"
+
+
+def test_a_rolled_back_version_is_not_deployed_again(scenario):
+    defs = _defs(scenario.contract, scenario.home, scenario.store)
+    result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=scenario.instance,
+        asset_selection=[mk.deployment_key(scenario.contract)],
+        run_config=QUIET,
+        raise_on_error=False,
+    )
+    assert not result.success
+    (failure,) = result.get_step_failure_events()
+    assert "was rolled back" in failure.step_failure_data.error.message
+    client = scenario.store.client()
+    assert alias_version(client, scenario.name, CHAMPION) == 1
+
+
+def test_champion_at_a_time_is_one_query_on_the_history(scenario):
+    history = read_decisions(scenario.decisions_uri)
+    times = history.get_column("decided_at").to_list()
+    assert champion_at(history, times[0] - timedelta(microseconds=1)) is None
+    assert [champion_at(history, t) for t in times] == [1, 2, 2, 1]
+
+
+def test_reproduce_gives_identical_holdout_predictions(scenario):
+    outcome = reproduce_version(scenario.store, scenario.name, 2, scenario.contract)
+    assert outcome.identical and outcome.max_abs_difference == 0.0
+    assert outcome.dataset.version == 1 and outcome.holdout_rows > 0
+    assert np.all((outcome.scores >= 0) & (outcome.scores <= 1))
+
+
+def test_cli_prints_history_and_reproduces(scenario, capsys):
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    add_model_commands(parser.add_subparsers(dest="command", required=True))
+    at = read_decisions(scenario.decisions_uri).get_column("decided_at")[1].isoformat()
+    args = parser.parse_args(["history", "--at", at])
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    assert "below_minimum" in out and "rollback" in out and f"champion at {at}: 2" in out
+    args = parser.parse_args(["reproduce", "1"])
+    assert args.func(args) == 0
+    assert "identical" in capsys.readouterr().out

@@ -1,0 +1,196 @@
+"""The retrain sensor on a real Dagster instance and a real MLflow registry.
+
+Drift reports here are built from real `drift_summary` runs on generated data (stationary days,
+and days with injected covariate drift) and reported as materializations of the drift asset;
+live performance from scores with a controlled decay. The champion is a registry version whose
+tags record its training window, as a trained one has.
+"""
+
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import polars as pl
+import pytest
+
+from retrain_platform.assets import model_keys as mk
+from retrain_platform.assets import monitoring as mon
+from retrain_platform.core.dataset_ref import DatasetRef
+from retrain_platform.core.decisions import TRIGGER_TAG, read_decisions
+from retrain_platform.core.drift import build_reference_profile, drift_features, drift_summary
+from retrain_platform.core.lake import table_uri
+from retrain_platform.core.metrics import classification_metrics
+from retrain_platform.core.mlflow_store import MlflowStore
+from retrain_platform.core.registry import CHAMPION
+from retrain_platform.core.synthetic import DriftSpec, generate_day
+from retrain_platform.resources import DeltaLakeResource
+from retrain_platform.retrain_sensor import build_retrain_sensor
+from retrain_platform.tracking import MlflowResource
+from retrain_platform_tests.models.helpers import with_policy
+
+DAY0 = date(2026, 3, 1)
+DRIFT_DAY = DAY0 + timedelta(days=6)
+ROWS = 3000
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> MlflowStore:
+    root = Path(tmp_path_factory.mktemp("mlflow"))
+    return MlflowStore(f"sqlite:///{root / 'mlflow.db'}", str(root / "artifacts"))
+
+
+def register_champion(store: MlflowStore, name: str, window_end: str) -> None:
+    """A registry version tagged with its training set, the way a trained champion is."""
+    client = store.client()
+    client.create_registered_model(name)
+    ref = DatasetRef(f"/lake/datasets/{name}", 0, "2026-01-01", window_end, (), None, None)
+    version = client.create_model_version(name, source="file:///nowhere", tags=ref.tags())
+    client.set_registered_model_alias(name, CHAMPION, version.version)
+
+
+@pytest.fixture
+def champion(contract, store, request):
+    """A fresh registered model per test (its name from the test), champion window ending
+    yesterday."""
+    name = f"m{abs(hash(request.node.name)) % 10**8}"
+    yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
+    register_champion(store, name, yesterday)
+    return name
+
+
+@pytest.fixture(scope="module")
+def drift_metadata(contract) -> dict[str, dict[str, object]]:
+    """Drift-report metadata of a stationary day and a drifted day, from real summaries."""
+    numeric, categorical = drift_features(contract)
+    spec = DriftSpec(DRIFT_DAY, "covariate")
+    reference = pl.concat(
+        [generate_day(contract, DAY0 + timedelta(days=i), rows=ROWS, seed=7) for i in range(3)]
+    )
+    profile = build_reference_profile(reference, numeric, categorical, row_cap=50_000, seed=0)
+    out = {}
+    for day in (DRIFT_DAY - timedelta(days=1), DRIFT_DAY):
+        current = generate_day(contract, day, rows=ROWS, seed=7, drift=spec)
+        summary = drift_summary(
+            current,
+            profile,
+            row_cap=50_000,
+            seed=0,
+            psi_threshold=contract.policy.drift_psi_threshold,
+            ks_threshold=contract.policy.drift_ks_threshold,
+        )
+        out[day.isoformat()] = {
+            mon.STATUS: mon.OK,
+            mon.CHAMPION_VERSION: 1,
+            mon.MAX_PSI: summary.max_psi,
+            mon.MAX_PSI_FEATURE: summary.max_psi_feature or "",
+            mon.DRIFT_SHARE: summary.drift_share,
+            mon.SAMPLE_ROWS: float(summary.current_rows),
+        }
+    return out
+
+
+def report(instance, key: dg.AssetKey, partition: str, metadata) -> None:
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(asset_key=key, partition=partition, metadata=metadata)
+    )
+
+
+def tick(sensor, instance, home, store, cursor=None):
+    context = dg.build_sensor_context(
+        instance=instance,
+        cursor=cursor,
+        resources={
+            "mlflow": MlflowResource(
+                tracking_uri=store.tracking_uri, artifact_root=store.artifact_root
+            ),
+            "lake": DeltaLakeResource(root_uri=home.lake_uri),
+        },
+    )
+    return sensor.evaluate_tick(context)
+
+
+def named(contract, name):
+    """The contract under another dataset name, so that each test has its own model."""
+    return replace(contract, dataset=name)
+
+
+def test_injected_drift_fires_and_stationary_data_does_not(
+    contract, champion, store, instance, home, drift_metadata
+):
+    c = named(contract, champion)
+    stationary, drifted = sorted(drift_metadata)
+    assert drift_metadata[stationary][mon.MAX_PSI] < contract.policy.drift_psi_threshold
+    assert drift_metadata[drifted][mon.MAX_PSI] > contract.policy.drift_psi_threshold
+    sensor = build_retrain_sensor(c)
+    report(instance, mon.drift_report_key(c), stationary, drift_metadata[stationary])
+    quiet = tick(sensor, instance, home, store)
+    assert quiet.run_requests == [] and "no drift" in quiet.skip_message
+    report(instance, mon.drift_report_key(c), drifted, drift_metadata[drifted])
+    fired = tick(sensor, instance, home, store, quiet.cursor)
+    (request,) = fired.run_requests
+    assert request.tags[TRIGGER_TAG] == "drift"
+    assert request.run_key == f"drift:1:{drifted}"
+    assert f"drift on {drifted}" in request.tags["retrain/reason"]
+
+
+def test_no_retrain_decisions_are_recorded_once_per_state(
+    contract, champion, store, instance, home, drift_metadata
+):
+    c = named(contract, champion)
+    sensor = build_retrain_sensor(c)
+    stationary = min(drift_metadata)
+    report(instance, mon.drift_report_key(c), stationary, drift_metadata[stationary])
+    first = tick(sensor, instance, home, store)
+    second = tick(sensor, instance, home, store, first.cursor)
+    assert second.run_requests == []
+    history = read_decisions(table_uri(home.lake_uri, mk.DEPLOYMENT, mk.decisions_table(c)))
+    assert history.get_column("event").to_list() == ["no_retrain"]
+    assert history.row(0, named=True)["reason"].startswith("healthy")
+    assert history.row(0, named=True)["champion_after"] == 1
+
+
+def test_decayed_live_performance_fires(contract, champion, store, instance, home):
+    c = named(contract, champion)
+    rng = np.random.default_rng(5)
+    labels = rng.random(4000) < 0.06
+    key = mon.live_performance_key(c)
+    for partition, signal in (("2026-03-01", 3.0), ("2026-03-02", 0.1)):
+        scores = 1 / (1 + np.exp(-(signal * labels + rng.normal(size=labels.size))))
+        metrics = classification_metrics(labels.astype(np.int8), scores, threshold=0.3)
+        report(instance, key, partition, {
+            mon.STATUS: mon.OK, mon.CHAMPION_VERSION: 1, mon.LABELS_KNOWN: True,
+            mon.ROC_AUC: metrics["roc_auc"], mon.ROWS: labels.size,
+        })  # fmt: skip
+    (request,) = tick(build_retrain_sensor(c), instance, home, store).run_requests
+    assert request.tags[TRIGGER_TAG] == "performance"
+    assert request.run_key == "performance:1:2026-03-02"
+
+
+def test_an_old_champion_fires_age(contract, store, instance, home):
+    name = "aged_model"
+    register_champion(store, name, "2026-01-31")
+    c = with_policy(named(contract, name), max_model_age_days=30)
+    (request,) = tick(build_retrain_sensor(c), instance, home, store).run_requests
+    assert request.tags[TRIGGER_TAG] == "age" and request.run_key == "age:1"
+
+
+def test_a_run_in_flight_holds_the_sensor(
+    contract, champion, store, instance, home, drift_metadata
+):
+    c = named(contract, champion)
+    drifted = max(drift_metadata)
+    report(instance, mon.drift_report_key(c), drifted, drift_metadata[drifted])
+
+    @dg.op
+    def noop() -> None:
+        """Stands in for the retrain job's steps."""
+
+    @dg.job(name=f"{champion}_retrain_job")
+    def queued_retrain() -> None:
+        noop()
+
+    instance.create_run_for_job(queued_retrain, status=dg.DagsterRunStatus.STARTED)
+    result = tick(build_retrain_sensor(c), instance, home, store)
+    assert result.run_requests == [] and "in flight" in result.skip_message

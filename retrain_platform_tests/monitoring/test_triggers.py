@@ -1,0 +1,158 @@
+"""The pure trigger rules: each path, priority, cooldown, in-flight and episode de-duplication."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from retrain_platform.contracts.model import Policy
+from retrain_platform.core import triggers as t
+from retrain_platform.core.triggers import (
+    DriftObservation,
+    PastRetrain,
+    PerformanceObservation,
+    TriggerPolicy,
+    TriggerState,
+    decide,
+)
+
+NOW = datetime(2026, 5, 1, 12, tzinfo=UTC)
+POLICY = TriggerPolicy.from_policy(Policy(min_roc_auc=0.75, max_model_age_days=30))
+FRESH = NOW - timedelta(days=3)
+
+
+def drift(partition: str, max_psi: float, ks: float | None = 0.05) -> DriftObservation:
+    return DriftObservation(partition, max_psi, "amount", ks)
+
+
+def perf(partition: str, auc: float) -> PerformanceObservation:
+    return PerformanceObservation(partition, auc, 1000)
+
+
+def state(**changes) -> TriggerState:
+    values = {"champion_version": 3, "champion_window_end": FRESH, **changes}
+    return TriggerState(**values)
+
+
+def past(trigger: str, episode: str, max_psi: float | None = None, hours: float = 24):
+    return PastRetrain(trigger, episode, max_psi, NOW - timedelta(hours=hours))
+
+
+def test_healthy_state_does_not_retrain():
+    d = decide(
+        state(
+            drift=(drift("2026-04-29", 0.1), drift("2026-04-30", 0.2)),
+            performance=(perf("2026-04-28", 0.9),),
+        ),
+        POLICY,
+        NOW,
+    )
+    assert not d.retrain and d.code == t.HEALTHY and d.run_key is None
+
+
+def test_feature_psi_above_threshold_triggers_drift_with_the_episode_run_key():
+    d = decide(
+        state(drift=(drift("2026-04-28", 0.1), drift("2026-04-29", 0.4), drift("2026-04-30", 0.6))),
+        POLICY,
+        NOW,
+    )
+    assert d.retrain and d.trigger == t.DRIFT
+    assert d.run_key == "drift:3:2026-04-29"
+    assert "max PSI 0.600 (amount)" in d.reason and "since 2026-04-29" in d.reason
+    assert d.max_psi == pytest.approx(0.6)
+
+
+def test_prediction_ks_alone_triggers_drift():
+    d = decide(state(drift=(drift("2026-04-30", 0.1, ks=0.35),)), POLICY, NOW)
+    assert d.retrain and d.trigger == t.DRIFT and "prediction KS 0.350" in d.reason
+
+
+def test_drift_only_on_an_older_partition_is_over():
+    d = decide(state(drift=(drift("2026-04-29", 0.9), drift("2026-04-30", 0.1))), POLICY, NOW)
+    assert not d.retrain and d.code == t.HEALTHY
+
+
+def test_low_live_roc_auc_triggers_performance():
+    d = decide(state(performance=(perf("2026-04-27", 0.8), perf("2026-04-28", 0.6))), POLICY, NOW)
+    assert d.retrain and d.trigger == t.PERFORMANCE
+    assert d.run_key == "performance:3:2026-04-28" and "0.600" in d.reason
+
+
+def test_old_champion_triggers_age():
+    d = decide(state(champion_window_end=NOW - timedelta(days=31)), POLICY, NOW)
+    assert d.retrain and d.trigger == t.AGE and d.run_key == "age:3"
+    assert "31.0 days old, limit 30 days" in d.reason
+
+
+def test_priority_is_drift_then_performance_then_age():
+    everything = state(
+        champion_window_end=NOW - timedelta(days=90),
+        drift=(drift("2026-04-30", 0.5),),
+        performance=(perf("2026-04-28", 0.55),),
+    )
+    assert decide(everything, POLICY, NOW).trigger == t.DRIFT
+    no_drift = state(
+        champion_window_end=NOW - timedelta(days=90), performance=(perf("2026-04-28", 0.55),)
+    )
+    assert decide(no_drift, POLICY, NOW).trigger == t.PERFORMANCE
+
+
+def test_no_champion_means_nothing_to_monitor():
+    d = decide(TriggerState(None, None, drift=(drift("2026-04-30", 0.9),)), POLICY, NOW)
+    assert not d.retrain and d.code == t.NO_CHAMPION
+
+
+def test_a_retrain_in_flight_suppresses_a_second():
+    d = decide(state(drift=(drift("2026-04-30", 0.9),), in_flight=("abcdef123456",)), POLICY, NOW)
+    assert not d.retrain and d.code == t.IN_FLIGHT and "abcdef12" in d.reason
+
+
+def test_cooldown_holds_a_firing_trigger():
+    s = state(
+        drift=(drift("2026-04-30", 0.9),),
+        past=(past(t.AGE, "2", hours=2),),
+    )
+    d = decide(s, POLICY, NOW)
+    assert not d.retrain and d.code == t.COOLDOWN and d.trigger == t.DRIFT
+    assert "held by cooldown until 2026-05-01 16:00" in d.reason
+    assert decide(s, POLICY, NOW + timedelta(hours=5)).retrain
+
+
+def test_an_episode_is_retrained_once_unless_it_worsens():
+    episode = (drift("2026-04-29", 0.4), drift("2026-04-30", 0.5))
+    handled = state(drift=episode, past=(past(t.DRIFT, "3:2026-04-29", max_psi=0.4),))
+    d = decide(handled, POLICY, NOW)
+    assert not d.retrain and d.code == t.HANDLED and "already retrained" in d.reason
+    worse = state(
+        drift=(*episode, drift("2026-05-01", 0.61)),
+        past=(past(t.DRIFT, "3:2026-04-29", max_psi=0.4),),
+    )
+    d = decide(worse, POLICY, NOW)
+    assert d.retrain and d.run_key == "drift:3:2026-04-29:1" and "worsened" in d.reason
+
+
+def test_a_handled_drift_episode_falls_through_to_the_next_trigger():
+    s = state(
+        champion_window_end=NOW - timedelta(days=40),
+        drift=(drift("2026-04-30", 0.5),),
+        past=(past(t.DRIFT, "3:2026-04-30", max_psi=0.5),),
+    )
+    d = decide(s, POLICY, NOW)
+    assert d.retrain and d.trigger == t.AGE
+
+
+def test_a_new_champion_starts_a_new_episode():
+    s = state(
+        champion_version=4,
+        drift=(drift("2026-04-30", 0.5),),
+        past=(past(t.DRIFT, "3:2026-04-30", max_psi=0.5),),
+    )
+    d = decide(s, POLICY, NOW)
+    assert d.retrain and d.run_key == "drift:4:2026-04-30"
+
+
+def test_state_key_changes_with_a_new_partition_but_not_per_tick():
+    s = state(drift=(drift("2026-04-30", 0.1),))
+    first = decide(s, POLICY, NOW)
+    assert decide(s, POLICY, NOW + timedelta(minutes=1)).state_key == first.state_key
+    later = state(drift=(drift("2026-04-30", 0.1), drift("2026-05-01", 0.1)))
+    assert decide(later, POLICY, NOW).state_key != first.state_key

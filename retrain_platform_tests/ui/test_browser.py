@@ -1,0 +1,554 @@
+"""The Dagster UI in a real browser: lineage, a partition run, a backfill and check results.
+
+Starts `dagster-webserver` and `dagster-daemon` on the repository's workspace.yaml with the
+repository's dagster.yaml in a temporary DAGSTER_HOME and a temporary RETRAIN_HOME holding a few
+days of synthetic landing files, then drives Debian's Chromium through Playwright the way a person
+uses the UI. What the UI should show is derived from `build_definitions()`, so new layers are
+checked without changing this test.
+
+The landing sensor, the automation sensor and the freshness schedule are stopped (GraphQL
+`stopSensor` / `stopRunningSchedule`, the UI's toggles) before the daemon starts, so the only
+runs are the ones this test launches. The backfill is launched as soon as the daemon is up and
+runs while the browser does steps 1 and 2: the backfill daemon evaluates backfills every 30 s, and
+waiting for it only after step 2 would add about a minute.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import yaml
+
+from retrain_platform.assets import keys
+from retrain_platform.contracts import CONTRACT_ENV_VAR
+from retrain_platform.core.synthetic import write_landing_files
+from retrain_platform.definitions import build_definitions
+from retrain_platform.executors import EXECUTOR_ENV_VAR, IN_PROCESS
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+ARTIFACTS = REPO / "test-artifacts" / "ui"
+CHROMIUM = os.environ.get("RETRAIN_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+REPOSITORY = "__repository__"
+DAYS = 4
+STARTUP_S = 120
+RUN_S = 120
+BACKFILL_S = 180
+UI_MS = 30_000
+# settings of the process environment the servers must not inherit from the developer's shell
+ISOLATED_ENV = ("DAGSTER_HOME", "RETRAIN_HOME", "RETRAIN_LAKE_URI", EXECUTOR_ENV_VAR,
+                CONTRACT_ENV_VAR)
+
+T = TypeVar("T")
+
+
+# -- processes and GraphQL -----------------------------------------------------------------------
+
+
+@dataclass
+class Service:
+    name: str
+    process: subprocess.Popen
+    log: Path
+
+    def tail(self, chars: int = 3000) -> str:
+        return f"--- {self.name} ({self.log})\n" + self.log.read_text(errors="replace")[-chars:]
+
+
+@dataclass
+class Dagster:
+    base_url: str
+    location: str
+    env: dict[str, str]
+    logs: Path
+    services: list[Service] = field(default_factory=list)
+
+    def start(self, name: str, args: list[str]) -> Service:
+        log = self.logs / f"{name}.log"
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                args, cwd=REPO, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: stopped as a whole
+            )
+        service = Service(name, process, log)
+        self.services.append(service)
+        return service
+
+    def stop(self) -> None:
+        for service in self.services:
+            if service.process.poll() is None:
+                os.killpg(service.process.pid, signal.SIGTERM)
+        for service in self.services:
+            pgid = service.process.pid
+            try:
+                service.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(pgid, signal.SIGKILL)
+                service.process.wait(timeout=10)
+            deadline = time.monotonic() + 10  # children (code servers, runs) of the group
+            while time.monotonic() < deadline and _group_alive(pgid):
+                time.sleep(0.2)
+            if _group_alive(pgid):
+                os.killpg(pgid, signal.SIGKILL)
+
+    def start_daemon(self) -> None:
+        self.start("daemon", [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"])
+        self.wait("the backfill and run queue daemons", lambda: _daemons_healthy(self),
+                  STARTUP_S, 1.0)
+
+    def tails(self) -> str:
+        return "\n".join(service.tail() for service in self.services)
+
+    def check_running(self) -> None:
+        for service in self.services:
+            if service.process.poll() is not None:
+                pytest.fail(f"{service.name} exited with {service.process.returncode}:\n"
+                            f"{service.tail()}")
+
+    def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        body = json.dumps({"query": query, "variables": variables or {}}).encode()
+        request = urllib.request.Request(
+            f"{self.base_url}/graphql", data=body, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            payload = json.load(response)
+        assert not payload.get("errors"), payload["errors"]
+        return payload["data"]
+
+    def wait(self, what: str, probe: Callable[[], T | None], timeout: float,
+             interval: float = 1.0) -> T:
+        """Poll `probe` until it returns a value (not None) or fail after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        last: object = None
+        while time.monotonic() < deadline:
+            self.check_running()
+            try:
+                value = probe()
+            except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
+                value, last = None, error
+            if value is not None:
+                return value
+            time.sleep(interval)
+        pytest.fail(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})\n"
+                    f"{self.tails()}")
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _location_name() -> str:
+    entry = yaml.safe_load((REPO / "workspace.yaml").read_text())["load_from"][0]
+    return next(iter(entry.values()))["location_name"]
+
+
+# -- what the UI must show -----------------------------------------------------------------------
+
+
+def expected_groups() -> dict[str, list[str]]:
+    """Group name -> display names (last key component) of its assets, from the definitions."""
+    groups: dict[str, list[str]] = {}
+    for spec in build_definitions().resolve_all_asset_specs():
+        groups.setdefault(spec.group_name or "default", []).append(spec.key.path[-1])
+    return {group: sorted(names) for group, names in sorted(groups.items())}
+
+
+def label_matches(label: str, name: str) -> bool:
+    """A graph label is the name, or the name shortened in the middle (`transacti…_history`)."""
+    if "…" not in label:
+        return label == name
+    head, tail = label.split("…", 1)
+    return name.startswith(head) and name.endswith(tail) and len(name) >= len(head) + len(tail)
+
+
+def match_labels(labels: list[str], names: list[str]) -> bool:
+    """Whether every name has its own label (a one-to-one assignment exists)."""
+    if len(labels) != len(names):
+        return False
+    if not names:
+        return True
+    first, rest = names[0], names[1:]
+    return any(
+        label_matches(label, first) and match_labels(labels[:i] + labels[i + 1 :], rest)
+        for i, label in enumerate(labels)
+    )
+
+
+# -- fixtures ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def dagster_ui(tmp_path: Path, contract) -> Iterator[tuple[Dagster, list[str]]]:
+    """Webserver and daemon on a fresh home with DAYS days of landing files ending yesterday."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: the browser tests drive Debian's Chromium; install "
+                    "it with `apt-get install chromium` (`make test` does) or set "
+                    "RETRAIN_CHROMIUM")
+    today = datetime.now(UTC).date()
+    start = today - timedelta(days=DAYS)
+    partitions = [(start + timedelta(days=i)).isoformat() for i in range(DAYS)]
+    home = tmp_path / "home"
+    dagster_home = tmp_path / "dagster_home"
+    dagster_home.mkdir(parents=True)
+    (dagster_home / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
+    write_landing_files(contract, home / "landing" / contract.dataset, start=start, days=DAYS,
+                        rows_per_day=1500, seed=11)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ISOLATED_ENV and not k.startswith("RETRAIN_CELERY_")}
+    env.update({"DAGSTER_HOME": str(dagster_home), "RETRAIN_HOME": str(home),
+                # steps run in their run's process: on two cores a process per step (each
+                # importing the code location) doubles the runs' time; the UI is the same
+                EXECUTOR_ENV_VAR: IN_PROCESS,
+                "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}", "PYTHONUNBUFFERED": "1"})
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    port = _free_port()
+    dagster = Dagster(f"http://127.0.0.1:{port}", _location_name(), env, logs)
+    try:
+        dagster.start("webserver", [str(BIN / "dagster-webserver"), "-w", "workspace.yaml",
+                                    "-h", "127.0.0.1", "-p", str(port)])
+        dagster.wait("GET /server_info", lambda: _server_info(dagster.base_url), STARTUP_S, 0.3)
+        dagster.wait(f"code location {dagster.location} loaded",
+                     lambda: _location_loaded(dagster), STARTUP_S, 0.5)
+        stop_instigators(dagster)
+        yield dagster, partitions  # the test starts the daemon (start_daemon)
+    finally:
+        dagster.stop()
+
+
+def _server_info(base_url: str) -> dict | None:
+    with urllib.request.urlopen(f"{base_url}/server_info", timeout=2) as response:
+        return json.load(response) if response.status == 200 else None
+
+
+def _location_loaded(dagster: Dagster) -> bool | None:
+    data = dagster.graphql("""{ workspaceOrError { ... on Workspace { locationEntries {
+        name loadStatus locationOrLoadError { __typename ... on PythonError { message } } }
+    } } }""")
+    for entry in data["workspaceOrError"]["locationEntries"]:
+        if entry["name"] == dagster.location and entry["loadStatus"] == "LOADED":
+            loaded = entry["locationOrLoadError"]
+            assert loaded["__typename"] == "RepositoryLocation", loaded
+            return True
+    return None
+
+
+def _daemons_healthy(dagster: Dagster) -> bool | None:
+    data = dagster.graphql("{ instance { daemonHealth { allDaemonStatuses { daemonType healthy }"
+                           " } } }")
+    healthy = {d["daemonType"]: d["healthy"]
+               for d in data["instance"]["daemonHealth"]["allDaemonStatuses"]}
+    return True if healthy.get("BACKFILL") and healthy.get("QUEUED_RUN_COORDINATOR") else None
+
+
+def stop_instigators(dagster: Dagster) -> None:
+    """Stop every sensor and schedule (they are running by default), as the UI's toggles do."""
+    data = dagster.graphql(
+        """query($s: RepositorySelector!) { repositoryOrError(repositorySelector: $s) {
+            ... on Repository { sensors { id name sensorState { status } }
+                                schedules { id name scheduleState { status } } } } }""",
+        {"s": _repository_selector(dagster)},
+    )
+    repository = data["repositoryOrError"]
+    for sensor in repository["sensors"]:
+        if sensor["sensorState"]["status"] == "RUNNING":
+            result = dagster.graphql(
+                """mutation($id: String!) { stopSensor(id: $id) { __typename
+                    ... on StopSensorMutationResult { instigationState { status } } } }""",
+                {"id": sensor["id"]})["stopSensor"]
+            assert result["instigationState"]["status"] == "STOPPED", (sensor["name"], result)
+    for schedule in repository["schedules"]:
+        if schedule["scheduleState"]["status"] == "RUNNING":
+            result = dagster.graphql(
+                """mutation($id: String!) { stopRunningSchedule(id: $id) { __typename
+                    ... on ScheduleStateResult { scheduleState { status } } } }""",
+                {"id": schedule["id"]})["stopRunningSchedule"]
+            assert result["scheduleState"]["status"] == "STOPPED", (schedule["name"], result)
+
+
+def _repository_selector(dagster: Dagster) -> dict[str, str]:
+    return {"repositoryLocationName": dagster.location, "repositoryName": REPOSITORY}
+
+
+# -- GraphQL: runs, backfills, materializations --------------------------------------------------
+
+RUNS_QUERY = """query($f: RunsFilter) { runsOrError(filter: $f) { ... on Runs { results {
+    runId status tags { key value } } } } }"""
+BACKFILL_QUERY = """query($id: String!) { partitionBackfillOrError(backfillId: $id) {
+    __typename ... on PartitionBackfill { id status numPartitions
+      assetBackfillData { assetBackfillStatuses { ... on AssetPartitionsStatusCounts {
+        assetKey { path } numPartitionsTargeted numPartitionsMaterialized numPartitionsFailed
+        numPartitionsInProgress } } } } ... on PythonError { message } } }"""
+MATERIALIZED_QUERY = """query($k: AssetKeyInput!, $p: [String!]) { assetOrError(assetKey: $k) {
+    ... on Asset { assetMaterializations(partitions: $p) { partition runId } } } }"""
+
+
+def launch_backfill(dagster: Dagster, asset_keys: list[list[str]], partitions: list[str]) -> str:
+    """The mutation the UI sends for "Launch backfill" on a selection of assets."""
+    result = dagster.graphql(
+        """mutation($p: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $p) {
+            __typename ... on LaunchBackfillSuccess { backfillId }
+            ... on PythonError { message } ... on InvalidStepError { invalidStepKey } } }""",
+        {"p": {"assetSelection": [{"path": key} for key in asset_keys],
+               "partitionNames": partitions, "fromFailure": False,
+               "tags": [{"key": "retrain/test", "value": "ui"}]}},
+    )["launchPartitionBackfill"]
+    assert result["__typename"] == "LaunchBackfillSuccess", result
+    return result["backfillId"]
+
+
+def backfill_done(dagster: Dagster, backfill_id: str) -> dict | None:
+    backfill = dagster.graphql(BACKFILL_QUERY, {"id": backfill_id})["partitionBackfillOrError"]
+    assert backfill["__typename"] == "PartitionBackfill", backfill
+    if backfill["status"] in ("FAILED", "CANCELED", "CANCELING", "COMPLETED_FAILED"):
+        pytest.fail(f"backfill {backfill_id} ended {backfill['status']}: {backfill}\n"
+                    f"{dagster.tails()}")
+    return backfill if backfill["status"] == "COMPLETED_SUCCESS" else None
+
+
+def partition_run(dagster: Dagster, partition: str) -> dict | None:
+    """The (non-backfill) run of `partition`, once it has succeeded."""
+    runs = dagster.graphql(RUNS_QUERY, {"f": {"tags": [{"key": "dagster/partition",
+                                                          "value": partition}]}})
+    for run in runs["runsOrError"]["results"]:
+        tags = {t["key"]: t["value"] for t in run["tags"]}
+        if "dagster/backfill" in tags:
+            continue
+        if run["status"] in ("FAILURE", "CANCELED"):
+            pytest.fail(f"run {run['runId']} for {partition} ended {run['status']}\n"
+                        f"{dagster.tails()}")
+        if run["status"] == "SUCCESS":
+            return run
+    return None
+
+
+def materialized_partitions(dagster: Dagster, key: list[str], partitions: list[str]) -> set[str]:
+    data = dagster.graphql(MATERIALIZED_QUERY, {"k": {"path": key}, "p": partitions})
+    return {m["partition"] for m in data["assetOrError"]["assetMaterializations"]}
+
+
+# -- browser steps -------------------------------------------------------------------------------
+
+BACKGROUND_POINT = """(svg) => {
+  const r = svg.getBoundingClientRect();
+  for (let y = r.top + 20; y < r.bottom - 20; y += 20) {
+    for (let x = r.left + 20; x < r.right - 100; x += 20) {
+      const el = document.elementFromPoint(x, y);
+      if (el && svg.contains(el) && !el.closest('foreignObject')) return [x, y];
+    }
+  }
+  return null;
+}"""
+SIDEBAR_ROWS = """() => Array.from(document.querySelectorAll('button'))
+  .filter(b => b.querySelector('[title]') && b.querySelector('[role=img]'))
+  .map(b => [b.querySelector('[role=img]').getAttribute('aria-label'),
+             b.querySelector('[title]').getAttribute('title')])"""
+GRAPH_LABELS = """() => Array.from(document.querySelectorAll('foreignObject:not(.group)'))
+  .map(e => e.textContent.trim()).filter(t => t)"""
+
+
+def dismiss_community_modal(page) -> None:
+    """A fresh DAGSTER_HOME greets the first visitor with a "Join the Dagster community" modal."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.get_by_role("button", name="Skip").click(timeout=15_000)
+    except PlaywrightTimeout:  # already dismissed on this instance
+        return
+
+
+def check_lineage(page, base_url: str, expected: dict[str, list[str]], shot: Path) -> None:
+    page.goto(f"{base_url}/asset-groups")
+    dismiss_community_modal(page)
+    page.get_by_text("Global asset lineage").wait_for()
+    groups = page.locator("foreignObject.group")
+    page.wait_for_function(
+        "n => document.querySelectorAll('foreignObject.group').length >= n", arg=len(expected)
+    )
+    shown_groups = sorted(groups.evaluate_all(
+        "els => els.map(e => e.querySelector('[data-tooltip]').getAttribute('data-tooltip'))"))
+    assert shown_groups == sorted(expected), shown_groups
+
+    # groups start collapsed: "Expand all groups" from the graph's context menu
+    total = sum(len(names) for names in expected.values())
+    if len(page.evaluate(GRAPH_LABELS)) < total:
+        point = page.locator("svg:has(foreignObject.group)").first.evaluate(BACKGROUND_POINT)
+        assert point, "no empty spot in the lineage graph to right-click"
+        page.mouse.click(point[0], point[1], button="right")
+        page.get_by_role("menuitem", name=re.compile("Expand all groups")).click()
+    page.wait_for_function(f"() => ({GRAPH_LABELS})().length >= {total}")
+    labels = page.evaluate(GRAPH_LABELS)
+    names = [name for group in expected.values() for name in group]
+    assert match_labels(labels, names), (labels, names)
+
+    # the asset tree beside the graph: every group, expanded, lists exactly its assets
+    for group in expected:
+        row = (page.locator("div", has=page.locator(f'[title="{group}"]'))
+               .filter(has=page.locator("[aria-label=arrow_drop_down]")).last)
+        row.locator("button:has([aria-label=arrow_drop_down])").first.click()
+    page.wait_for_function(f"() => ({SIDEBAR_ROWS})().length >= {len(expected) + total}")
+    tree: dict[str, list[str]] = {}
+    current = None
+    for icon, title in page.evaluate(SIDEBAR_ROWS):
+        if icon == "asset_group":
+            current = tree.setdefault(title, [])
+        elif current is not None:
+            current.append(title)
+    assert {g: sorted(n) for g, n in tree.items()} == expected, tree
+    page.screenshot(path=str(shot))
+
+
+def materialize_partition_in_ui(page, base_url: str, key: list[str], partition: str) -> None:
+    """Asset page -> Materialize… -> type the partition -> "Launch 1 run"."""
+    page.goto(f"{base_url}/assets/{'/'.join(key)}")
+    page.get_by_role("button", name=re.compile("Materialize…")).first.click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text(re.compile("Launch runs to materialize")).wait_for()
+    partition_input = dialog.get_by_placeholder(re.compile("partition", re.IGNORECASE)).first
+    partition_input.fill(partition)
+    partition_input.press("Enter")
+    launch = dialog.get_by_role("button", name="Launch 1 run")
+    launch.wait_for()
+    launch.click()
+    dialog.wait_for(state="hidden")
+
+
+def check_checks_tab(page, base_url: str, key: list[str], checks: list[str],
+                     must_pass: list[str], shot: Path) -> dict[str, str]:
+    page.goto(f"{base_url}/assets/{'/'.join(key)}?view=checks")
+    for name in checks:
+        page.get_by_text(name, exact=True).first.wait_for()
+    page.get_by_text("Passed", exact=True).first.wait_for()  # the selected check's latest result
+    lines = [line.strip() for line in page.locator("body").inner_text().splitlines()]
+    statuses = {}
+    for name in checks:
+        index = lines.index(name)
+        following = [line for line in lines[index + 1 : index + 4] if line and line != name]
+        statuses[name] = following[0] if following else ""
+    for name in must_pass:
+        assert statuses[name] == "Succeeded", statuses
+    page.screenshot(path=str(shot))
+    return statuses
+
+
+# -- the test ------------------------------------------------------------------------------------
+
+
+def test_lineage_partition_run_backfill_and_checks_in_chromium(dagster_ui, contract, tmp_path,
+                                                                 monkeypatch, record_property):
+    from playwright.sync_api import sync_playwright
+
+    dagster, partitions = dagster_ui
+    monkeypatch.delenv(CONTRACT_ENV_VAR, raising=False)  # the servers' contracts: the default
+    expected = expected_groups()
+    raw, valid = keys.raw_key(contract).path, keys.validated_key(contract).path
+    quarantine = keys.quarantine_key(contract).path
+    single, backfilled = partitions[0], partitions[1:4]
+    defs = build_definitions()
+    checks = sorted(k.name for k in defs.resolve_asset_graph().asset_check_keys
+                    if k.asset_key == keys.validated_key(contract))
+    partition_checks = sorted(
+        spec.name for spec in defs.resolve_assets_def(keys.validated_key(contract)).check_specs
+    )
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shots = {name: ARTIFACTS / f"{name}.png"
+             for name in ("01-lineage", "02-partition-run", "03-backfill", "04-checks")}
+    for stale in ARTIFACTS.glob("*.png"):
+        stale.unlink()
+    started = time.monotonic()
+
+    # (3, launched first) backfill raw + validated over three partitions; the daemon runs it.
+    # Launched before the daemon starts, so that its first backfill iteration picks it up.
+    backfill_id = launch_backfill(dagster, [raw, valid, quarantine], backfilled)
+    dagster.start_daemon()
+    timings = {"daemon up": time.monotonic() - started}
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+            headless=True, viewport={"width": 1600, "height": 1000},
+        )
+        page = browser.new_page()
+        page.set_default_timeout(UI_MS)
+        try:
+            # (1) lineage: every group and every asset of the definitions
+            check_lineage(page, dagster.base_url, expected, shots["01-lineage"])
+            timings["lineage"] = time.monotonic() - started
+
+            # (2) one raw partition through the Materialize dialog, then the run succeeds
+            materialize_partition_in_ui(page, dagster.base_url, raw, single)
+            run = dagster.wait(f"the run of {'/'.join(raw)} {single}",
+                               lambda: partition_run(dagster, single), RUN_S, 1.0)
+            assert materialized_partitions(dagster, raw, [single]) == {single}
+            page.goto(f"{dagster.base_url}/runs/{run['runId']}")
+            page.get_by_text("RUN_SUCCESS").first.wait_for()
+            page.screenshot(path=str(shots["02-partition-run"]))
+            timings["partition run"] = time.monotonic() - started
+
+            # (3) the backfill completes: both layers hold the three partitions
+            page.goto("about:blank")  # no live queries from the browser while runs compete
+            backfill = dagster.wait(f"backfill {backfill_id}",
+                                    lambda: backfill_done(dagster, backfill_id), BACKFILL_S, 2.0)
+            counts = {tuple(s["assetKey"]["path"]): s for s in
+                      backfill["assetBackfillData"]["assetBackfillStatuses"]}
+            for key in (raw, valid, quarantine):
+                assert counts[tuple(key)]["numPartitionsMaterialized"] == len(backfilled), counts
+                assert counts[tuple(key)]["numPartitionsFailed"] == 0, counts
+                assert materialized_partitions(dagster, key, backfilled) == set(backfilled)
+            page.goto(f"{dagster.base_url}/runs/b/{backfill_id}")
+            page.get_by_text(backfill_id).first.wait_for()
+            page.screenshot(path=str(shots["03-backfill"]))
+            timings["backfill"] = time.monotonic() - started
+
+            # (4) the validated table's Checks tab shows the checks and their results
+            statuses = check_checks_tab(page, dagster.base_url, valid, checks,
+                                        partition_checks, shots["04-checks"])
+        except BaseException:
+            page.screenshot(path=str(ARTIFACTS / "failure.png"))
+            print(f"\nfailure screenshot: {ARTIFACTS / 'failure.png'}\n{dagster.tails()}")
+            raise
+        finally:
+            browser.close()
+
+    elapsed = time.monotonic() - started
+    for name, path in shots.items():
+        assert path.stat().st_size > 10_000, path
+        record_property(f"screenshot_{name}", str(path))
+    steps = ", ".join(f"{step} {at:.0f} s" for step, at in timings.items())
+    print(f"\nUI flow {elapsed:.0f} s ({steps}); check results: {statuses}")
+    print("screenshots:\n" + "\n".join(f"  {path}" for path in shots.values()))
