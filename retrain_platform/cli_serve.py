@@ -37,6 +37,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         max_feature_age=(timedelta(seconds=args.max_feature_age)
                          if args.max_feature_age is not None else None),
         lookup=args.lookup,
+        freeze_heap=True,
     )
     uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level,
                 access_log=False)

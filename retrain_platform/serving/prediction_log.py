@@ -29,6 +29,7 @@ REQUEST_ID, PREDICTED_AT, FEATURES = "request_id", "predicted_at", "features"
 MODEL_VERSION, ROUTE, SCORE = "model_version", "route", "score"
 SHADOW_VERSION, SHADOW_SCORE, DECISION = "shadow_version", "shadow_score", "decision"
 SOURCE, STALE, FEATURE_AGE = "feature_source", "stale", "feature_age_seconds"
+FRAME_SLICE_ROWS = 100
 
 
 def predictions_uri(lake_uri: str, contract: DatasetContract) -> str:
@@ -110,6 +111,17 @@ class PredictionLog:
             if self._due():
                 self.flush()
 
+    def _frame(self, batch: list[dict[str, Any]]) -> pl.DataFrame:
+        """The batch as a frame, built a slice at a time: turning Python records into columns
+        holds the GIL (~10 ms for 2,000 records here), and one long hold would stall every request
+        the event loop is serving meanwhile (it showed as the p99 of `/predict`). Between slices
+        the thread sleeps for zero seconds, which hands the GIL to a waiting request."""
+        parts = []
+        for start in range(0, len(batch), FRAME_SLICE_ROWS):
+            parts.append(pl.DataFrame(batch[start : start + FRAME_SLICE_ROWS], schema=self.schema))
+            time.sleep(0)
+        return pl.concat(parts)
+
     def flush(self) -> int:
         """Write everything buffered now; returns the rows written (0 after a failed write,
         whose records stay buffered)."""
@@ -119,7 +131,7 @@ class PredictionLog:
             if not batch:
                 return 0
             try:
-                frame = pl.DataFrame(batch, schema=self.schema)
+                frame = self._frame(batch)
                 write_deltalake(self.uri, frame.to_arrow(), mode="append",
                                 storage_options=self.storage_options)
             except Exception:
