@@ -1,8 +1,11 @@
-"""`<dataset>_retrain_sensor`: requests the retrain job when drift, performance or age say so.
+"""`<dataset>_retrain_sensor`: requests the retrain job when drift, performance, age or new
+labelled data say so.
 
 A thin layer over `core.triggers.decide`: each tick gathers the champion (MLflow alias and the
 training window recorded on it), the latest drift report and live performance per partition
-(materialization metadata, only those computed against the current champion), and the dataset's
+(materialization metadata, only those computed against the current champion), when the policy
+asks for it the validated rows that arrived after the training window and whose labels are due
+(row counts of the validated partitions' newest materializations), and the dataset's
 retrain runs (in flight, or requested by a trigger: their `retrain/*` tags). A retrain request
 carries `retrain/trigger`, `retrain/reason`, `retrain/episode` and `retrain/max_psi` and a run key
 per episode. A "no retrain" outcome is appended to the decision history when its state changes
@@ -15,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from retrain_platform.assets import keys
 from retrain_platform.assets import model_keys as mk
 from retrain_platform.assets import monitoring as mon
 from retrain_platform.contracts import DatasetContract
@@ -23,7 +27,7 @@ from retrain_platform.core.decisions import REASON_TAG, TRIGGER_TAG, append_deci
 from retrain_platform.core.decisions import Decision as HistoryRow
 from retrain_platform.core.mlflow_store import MlflowStore
 from retrain_platform.core.monitoring_reference import champion_version
-from retrain_platform.core.partitions import partition_end
+from retrain_platform.core.partitions import partition_end, partition_start
 from retrain_platform.core.triggers import (
     DEFAULT_COOLDOWN,
     DEFAULT_WORSENING_FACTOR,
@@ -40,6 +44,7 @@ from retrain_platform.model_defs import retrain_job_name
 from retrain_platform.resources import DeltaLakeResource
 from retrain_platform.tracking import MlflowResource
 
+ROW_COUNT = "dagster/row_count"  # the validated asset's row count metadata
 EPISODE_TAG = "retrain/episode"
 MAX_PSI_TAG = "retrain/max_psi"
 NO_RETRAIN = "no_retrain"
@@ -83,8 +88,13 @@ def _drift(instance: dg.DagsterInstance, contract: DatasetContract, champion: in
             partition=p,
             max_psi=float(m[mon.MAX_PSI]),  # type: ignore[arg-type]
             max_psi_feature=str(m.get(mon.MAX_PSI_FEATURE) or "") or None,
+            # a partition whose windowed features are warming up moves the model's scores too:
+            # its prediction drift is not evidence of drift
             prediction_ks=(
-                float(m[mon.PREDICTION_KS]) if m.get(mon.PREDICTION_KS) is not None else None  # type: ignore[arg-type]
+                float(m[mon.PREDICTION_KS])  # type: ignore[arg-type]
+                if m.get(mon.PREDICTION_KS) is not None
+                and m.get(mon.PREDICTION_WARMING_UP) is not True
+                else None
             ),
         )
         for p, m in _latest_per_partition(
@@ -101,6 +111,32 @@ def _performance(instance: dg.DagsterInstance, contract: DatasetContract, champi
         if m.get(mon.LABELS_KNOWN) is True
         and isinstance(m.get(mon.ROC_AUC), float)
         and math.isfinite(m[mon.ROC_AUC])  # type: ignore[arg-type]
+    )
+
+
+def _new_labelled_rows(
+    instance: dg.DagsterInstance, contract: DatasetContract, window_end: datetime, now: datetime
+) -> int:
+    """Validated rows of the partitions after `window_end` whose labels are due at `now`.
+
+    Each partition counts once, with the row count of its newest materialization (a late file
+    re-materializes it with more rows).
+    """
+    grain = contract.partitioning.grain
+    counts: dict[str, int] = {}
+    key = keys.validated_key(contract)
+    for record in instance.fetch_materializations(key, limit=REPORTS_READ).records:
+        event = record.asset_materialization
+        partition = record.partition_key
+        if event is None or partition is None or partition in counts:
+            continue
+        rows = event.metadata.get(ROW_COUNT)
+        counts[partition] = int(rows.value) if rows is not None else 0  # type: ignore[arg-type]
+    return sum(
+        rows
+        for partition, rows in counts.items()
+        if partition_start(partition, grain) >= window_end
+        and mon.labels_known_at(contract, partition) <= now
     )
 
 
@@ -132,9 +168,13 @@ def _runs(instance: dg.DagsterInstance, contract: DatasetContract):
 
 
 def gather_state(
-    instance: dg.DagsterInstance, contract: DatasetContract, store: MlflowStore, name: str
+    instance: dg.DagsterInstance,
+    contract: DatasetContract,
+    store: MlflowStore,
+    name: str,
+    now: datetime,
 ) -> TriggerState:
-    """What `decide` needs, read from the instance and the registry."""
+    """What `decide` needs at `now`, read from the instance and the registry."""
     in_flight, past = _runs(instance, contract)
     champion = champion_version(store, name)
     if champion is None:
@@ -152,6 +192,11 @@ def gather_state(
         performance=_performance(instance, contract, champion),
         in_flight=in_flight,
         past=past,
+        new_labelled_rows=(
+            _new_labelled_rows(instance, contract, window_end, now)
+            if window_end is not None and contract.policy.retrain_on_new_labelled_rows is not None
+            else 0
+        ),
     )
 
 
@@ -173,7 +218,8 @@ def build_retrain_sensor(
     cooldown: timedelta = DEFAULT_COOLDOWN,
     worsening_factor: float = DEFAULT_WORSENING_FACTOR,
 ) -> dg.SensorDefinition:
-    """`<dataset>_retrain_sensor`: drift > performance > age, with cooldown and de-duplication."""
+    """`<dataset>_retrain_sensor`: drift > performance > age > new labelled data, with cooldown
+    and de-duplication."""
     policy = TriggerPolicy.from_policy(
         contract.policy, cooldown=cooldown, worsening_factor=worsening_factor
     )
@@ -187,8 +233,14 @@ def build_retrain_sensor(
         description=(
             f"Requests {job_name} on drift (PSI > {policy.psi_threshold:g} or prediction KS > "
             f"{policy.ks_threshold:g}), then live ROC-AUC < {policy.min_roc_auc:g}, then model "
-            f"age > {policy.max_model_age.days} days; cooldown {cooldown}, one retrain per "
-            "episode. Every decision not to retrain is recorded in the decision history."
+            f"age > {policy.max_model_age.days} days"
+            + (
+                f", then {policy.new_labelled_rows} new labelled rows"
+                if policy.new_labelled_rows is not None
+                else ""
+            )
+            + f"; cooldown {cooldown}, one retrain per episode. Every decision not to retrain "
+            "is recorded in the decision history."
         ),
     )
     def retrain_sensor(
@@ -196,7 +248,7 @@ def build_retrain_sensor(
     ) -> dg.SensorResult:
         now = datetime.now(UTC)
         state = gather_state(
-            context.instance, contract, mlflow.store(), mlflow.registry_model_name(contract)
+            context.instance, contract, mlflow.store(), mlflow.registry_model_name(contract), now
         )
         decision = decide(state, policy, now)
         cursor = json.loads(context.cursor) if context.cursor else {}

@@ -18,8 +18,14 @@ from retrain_platform.assets.model_metadata import MODEL_VERSION, RUN_ID
 from retrain_platform.contracts import DatasetContract
 from retrain_platform.core import candidate_runs as runs
 from retrain_platform.core.dataset_ref import DatasetRef
-from retrain_platform.core.decisions import append_decision, from_gate_record, trigger_and_reason
+from retrain_platform.core.decisions import (
+    append_decision,
+    from_gate_record,
+    read_decisions,
+    trigger_and_reason,
+)
 from retrain_platform.core.model_features import feature_matrix, model_feature_names
+from retrain_platform.core.pipeline_health import health_metadata
 from retrain_platform.core.registry import TAG_ROLLED_BACK, promote
 from retrain_platform.core.training_dataset import HOLDOUT, SPLIT, read_version
 from retrain_platform.resources import DeltaLakeResource
@@ -154,6 +160,14 @@ def build_deployment_asset(contract: DatasetContract) -> dg.AssetsDefinition:
                 "challenger_metrics": dg.MetadataValue.json(record.get("challenger") or {}),
                 "replaced_champion_metrics": dg.MetadataValue.json(record.get("champion") or {}),
                 RUN_ID: run_id,
+                # gate rejection rate and champion-metric trend over the last cycles (plotted)
+                **health_metadata(
+                    read_decisions(
+                        lake.uri(mk.DEPLOYMENT, mk.decisions_table(contract)),
+                        lake.storage_options,
+                    ),
+                    contract.policy,
+                ),
             }
         )
 

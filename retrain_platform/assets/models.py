@@ -34,7 +34,11 @@ from retrain_platform.core.gate import CHAMPION_UNSCORABLE, GateFailure, evaluat
 from retrain_platform.core.lake import table_version
 from retrain_platform.core.metrics import classification_metrics
 from retrain_platform.core.model_features import label_vector, model_feature_names
-from retrain_platform.core.pipeline_health import check_gate_rejection_rate
+from retrain_platform.core.pipeline_health import (
+    check_gate_rejection_rate,
+    health_metadata,
+    with_pending_cycle,
+)
 from retrain_platform.core.registry import CHAMPION, PREVIOUS, alias_version, set_challenger
 from retrain_platform.core.training import (
     TrainingOptions,
@@ -236,10 +240,24 @@ def build_evaluation_gate(contract: DatasetContract) -> dg.AssetChecksDefinition
             f"{contract.dataset} gate {verdict.label} for version {candidate.version}"
             + "".join(f"\n  - {m}" for m in verdict.messages)
         )
+        # gate rejection rate and champion-metric trend, this cycle included, plotted per cycle
+        history = read_decisions(
+            lake.uri(mk.DEPLOYMENT, mk.decisions_table(contract)), lake.storage_options
+        )
+        if verdict.passed:
+            history = with_pending_cycle(
+                history,
+                decided_at=datetime.now(UTC),
+                gate_passed=True,
+                champion_roc_auc=(record.get("champion") or {}).get("roc_auc"),
+            )
         return dg.AssetCheckResult(
             passed=verdict.passed,
             severity=dg.AssetCheckSeverity.ERROR,
-            metadata=gate_metadata(verdict, contract, candidate, champion_version, holdout.height),
+            metadata={
+                **gate_metadata(verdict, contract, candidate, champion_version, holdout.height),
+                **health_metadata(history, contract.policy),
+            },
         )
 
     return evaluation_gate

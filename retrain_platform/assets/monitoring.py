@@ -2,8 +2,14 @@
 
 `monitoring/<dataset>_drift` compares a partition's model features with the champion's training
 reference (fast numpy path: PSI and KS per feature, prediction drift), then writes Evidently's
-HTML report on bounded samples. `monitoring/<dataset>_performance` scores the champion on a
-partition once its labels are known. The retrain sensor reads both assets' metadata.
+HTML report on bounded samples. Windowed features whose window reaches before the first
+validated partition are left out of a partition's drift and recorded as warming up (see
+`core.drift`); the prediction drift of such a partition is flagged as warming up too, since the
+model reads those features, and the retrain sensor then ignores it.
+
+`monitoring/<dataset>_performance` scores the champion on a partition once its labels are known;
+automation requests it when they fall due and again when the partition's data change. The
+retrain sensor reads both assets' metadata.
 """
 
 from datetime import UTC, datetime
@@ -12,16 +18,21 @@ from pathlib import Path
 import dagster as dg
 import numpy as np
 import polars as pl
+from deltalake import DeltaTable
+from deltalake.exceptions import TableNotFoundError
 
 from retrain_platform.assets import keys
-from retrain_platform.automation import follows_upstream
+from retrain_platform.automation import follows_labels, follows_upstream
 from retrain_platform.contracts import DatasetContract
 from retrain_platform.contracts.model import FeatureView
 from retrain_platform.core.drift import (
+    complete_from,
     drift_summary,
     evidently_report,
+    feature_reach,
     prediction_drift,
     sample_rows,
+    warming_up,
 )
 from retrain_platform.core.features import feature_table_name
 from retrain_platform.core.lake import read_partitions
@@ -35,7 +46,8 @@ from retrain_platform.core.monitoring_reference import (
     load_reference,
     profile_frame,
 )
-from retrain_platform.core.partitions import partition_end
+from retrain_platform.core.partitions import partition_end, partition_start
+from retrain_platform.core.platform_columns import PARTITION
 from retrain_platform.core.training import predict
 from retrain_platform.home import layout
 from retrain_platform.partitions import partitions_for
@@ -59,6 +71,9 @@ SAMPLE_ROWS = "sample_rows"
 LABELS_KNOWN = "labels_known"
 ROC_AUC = "roc_auc"
 ROWS = "rows"
+HISTORY_START = "history_start"
+WARMING_UP = "warming_up_feature_list"
+PREDICTION_WARMING_UP = "prediction_warming_up"
 OK, NO_CHAMPION, NO_ROWS = "ok", "no_champion", "no_rows"
 
 
@@ -93,6 +108,18 @@ def _partition_features(
     return read_partitions(
         lake.uri(keys.FEATURES, table), [partition], storage_options=lake.storage_options
     )
+
+
+def history_start(contract: DatasetContract, lake: DeltaLakeResource) -> datetime | None:
+    """Start of the first validated partition: where the data's history begins."""
+    try:
+        table = DeltaTable(
+            lake.uri(keys.VALIDATED, contract.dataset), storage_options=lake.storage_options
+        )
+    except TableNotFoundError:
+        return None
+    keys_ = [p[PARTITION] for p in table.partitions() if p.get(PARTITION)]
+    return partition_start(min(keys_), contract.partitioning.grain) if keys_ else None
 
 
 def _no_champion(contract: DatasetContract) -> dg.MaterializeResult:
@@ -136,12 +163,24 @@ def build_drift_report_asset(contract: DatasetContract) -> dg.AssetsDefinition:
                 metadata={STATUS: NO_ROWS, CHAMPION_VERSION: champion.version}
             )
         cap = policy.drift_row_cap
+        first = history_start(contract, lake)
+        reach = {
+            name: span
+            for name, span in feature_reach(contract, _view(contract, champion)).items()
+            if name in champion.features
+        }
         reference = load_reference(
             champion,
             contract,
             reference_cache_dir(contract),
             row_cap=cap,
             storage_options=lake.storage_options,
+            complete_from=complete_from(reach, first) if first else None,
+        )
+        warm = (
+            warming_up(reach, first, partition_start(partition, contract.partitioning.grain))
+            if first
+            else {}
         )
         summary = drift_summary(
             current,
@@ -150,6 +189,7 @@ def build_drift_report_asset(contract: DatasetContract) -> dg.AssetsDefinition:
             seed=SAMPLE_SEED,
             psi_threshold=policy.drift_psi_threshold,
             ks_threshold=policy.drift_ks_threshold,
+            warming_up=warm,
         )
         scores = predict(
             champion.booster, sample_rows(current, cap, SAMPLE_SEED), champion.features
@@ -165,8 +205,13 @@ def build_drift_report_asset(contract: DatasetContract) -> dg.AssetsDefinition:
             DRIFT_SHARE: summary.drift_share,
             PREDICTION_KS: prediction.ks_statistic,
             SAMPLE_ROWS: float(summary.current_rows),
-            "drifted": summary.drifted or prediction.drifted,
+            "drifted": summary.drifted or (prediction.drifted and not warm),
             "drifted_feature_list": dg.MetadataValue.json(summary.drifted_features),
+            HISTORY_START: first.date().isoformat() if first else "",
+            WARMING_UP: dg.MetadataValue.json(
+                {name: start.isoformat() for name, start in sorted(warm.items())}
+            ),
+            PREDICTION_WARMING_UP: bool(warm),
             "reference_dataset_version": champion.dataset.version,
             "reference_fingerprint": reference.profile.fingerprint,
             "reference_cached": reference.cached,
@@ -177,6 +222,12 @@ def build_drift_report_asset(contract: DatasetContract) -> dg.AssetsDefinition:
             f"{partition}: max PSI {summary.max_psi:.3f} ({summary.max_psi_feature}), drift "
             f"share {summary.drift_share:.2f}, prediction KS {prediction.ks_statistic:.3f} "
             f"vs champion v{champion.version}"
+            + (
+                f"; {len(warm)} windowed feature(s) warming up (history from "
+                f"{first:%Y-%m-%d}), left out with prediction drift"
+                if warm and first
+                else ""
+            )
         )
         scored = {f.name for f in summary.features if f.scored}
         metadata |= _evidently(contract, partition, current, reference, scored, context)
@@ -245,13 +296,16 @@ def build_live_performance_asset(contract: DatasetContract) -> dg.AssetsDefiniti
         ],
         group_name=GROUP,
         partitions_def=partitions_for(contract),
+        automation_condition=follows_labels(contract.partitioning.grain, contract.label.delay),
         kinds={"lightgbm", "polars"},
         tags={"layer": MONITORING, "dataset": contract.dataset},
         owners=[contract.owner],
         description=(
             f"The {contract.dataset} champion's accuracy, ROC-AUC and recall at the decision "
             f"threshold on a partition's events, once their labels are known (label delay "
-            f"{contract.label.delay}). Read by the retrain sensor."
+            f"{contract.label.delay}). Materialized automatically when a partition's labels fall "
+            "due and again when its validated rows or features change. Read by the retrain "
+            "sensor."
         ),
     )
     def live_performance(

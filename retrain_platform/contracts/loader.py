@@ -252,6 +252,7 @@ _POLICY_FIELDS: dict[str, Callable[[Any], Any]] = {
     "max_slice_regression": float,
     "min_slice_rows": int,
     "max_gate_rejection_rate": float,
+    "retrain_on_new_labelled_rows": int,
 }
 
 
@@ -278,6 +279,8 @@ def _policy(r: _Reader, column_names: set[str]) -> Policy:
         p.fail("must be between 0 and 1 (exclusive)", p.sub("bootstrap_confidence"))
     if values.get("bootstrap_resamples", Policy.bootstrap_resamples) < 100:
         p.fail("needs at least 100 resamples", p.sub("bootstrap_resamples"))
+    if values.get("retrain_on_new_labelled_rows", 1) < 1:
+        p.fail("must be a positive number of rows", p.sub("retrain_on_new_labelled_rows"))
     max_age = p.get("max_feature_age")
     if max_age is not None:
         values["max_feature_age"] = parse_duration(

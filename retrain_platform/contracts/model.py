@@ -107,6 +107,9 @@ class Policy:
     max_slice_regression: float = 0.10
     min_slice_rows: int = 200
     max_gate_rejection_rate: float = 0.2
+    # Retrain once this many labelled rows arrived after the champion's training window (off
+    # when None): the lowest-priority trigger, after drift, performance and age.
+    retrain_on_new_labelled_rows: int | None = None
 
 
 AGGREGATE_FUNCTIONS = ("count", "sum", "mean", "std", "min", "max", "last")

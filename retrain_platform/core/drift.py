@@ -35,6 +35,16 @@ separately (`null_share_change`). A column with no present value on one side is 
 
 Sampling: above `row_cap` rows a frame is sampled without replacement by a numpy generator seeded
 with `seed` (the same rows every time); the sizes used are recorded.
+
+Warm-up: a windowed feature (a 30-day count, a lag, the time since the previous event) read over a
+history that starts less than its window before the event sees fewer earlier events than it would
+with full history, so its distribution is lower in the first partitions of the data (or after a
+backfill from the start) than in a reference computed with full history, and it would read as
+drift. Only values whose whole window lies within the available history are comparable, so
+(`feature_reach`, `warming_up`): a feature whose window, from the start of the current partition,
+reaches before the first available partition is left out of that partition's drift (recorded
+with the date from which it is complete), and the reference keeps, per feature, only rows whose
+window lies within the history (`build_reference_profile(complete_from=...)`).
 """
 
 from __future__ import annotations
@@ -45,6 +55,7 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -52,15 +63,71 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
-from retrain_platform.contracts.model import DatasetContract
+from retrain_platform.contracts.model import DatasetContract, FeatureView
 
-PROFILE_FORMAT = 1
+PROFILE_FORMAT = 2
 DISCRETE_MAX_VALUES = 20  # Evidently bins a numeric column by value at or below this many values
 _EXACT_KS_MAX_ROWS = 10_000  # scipy's ks_2samp switches from exact to asymptotic p-values above
 _EMPTY_BIN_FLOOR = 1e-4
 _EMPTY_BIN_SCALE = 1e6
 
 Category = str | int | float | bool
+
+
+# --- warm-up ----------------------------------------------------------------------------------
+
+
+def feature_reach(contract: DatasetContract, view: FeatureView) -> dict[str, timedelta]:
+    """How far before its event each feature of `view` may read (zero: the event alone).
+
+    A time window reads its duration back; event-count windows, lags and the time since the
+    previous event read as far as the view's lookback; label aggregates read their window; a
+    ratio or difference reads as far as the further of its two sides.
+    """
+    zero = timedelta(0)
+    reach: dict[str, timedelta] = dict.fromkeys(view.passthrough, zero)
+    for aggregate in view.aggregates:
+        for window in aggregate.windows:
+            span = window.duration or view.lookback
+            reach |= dict.fromkeys(
+                (f"{aggregate.column}_{f}_{window.suffix}" for f in aggregate.functions), span
+            )
+    for spec in view.label_aggregates:
+        for window in spec.windows:
+            span = window.duration or view.lookback
+            reach |= dict.fromkeys(
+                (f"{contract.label_name}_{f}_{window.suffix}" for f in spec.functions), span
+            )
+    for lag in view.lags:
+        reach |= dict.fromkeys(lag.output_names(), view.lookback)
+    if view.time_since_previous:
+        reach[view.time_since_previous_name] = view.lookback
+    for encoding in view.encodings:
+        reach |= dict.fromkeys(encoding.output_names(), zero)
+    for combination in view.combinations:
+        reach[combination.name] = max(
+            reach.get(combination.left, zero), reach.get(combination.right, zero)
+        )
+    return reach
+
+
+def complete_from(reach: Mapping[str, timedelta], history_start: datetime) -> dict[str, datetime]:
+    """For each windowed feature, the first event time whose window lies within the history."""
+    return {name: history_start + span for name, span in reach.items() if span > timedelta(0)}
+
+
+def warming_up(
+    reach: Mapping[str, timedelta], history_start: datetime, partition_start: datetime
+) -> dict[str, datetime]:
+    """Features whose window, from `partition_start`, reaches before `history_start`.
+
+    Returns each such feature with the time from which its values are complete.
+    """
+    return {
+        name: start
+        for name, start in complete_from(reach, history_start).items()
+        if partition_start < start
+    }
 
 
 # --- profile ----------------------------------------------------------------------------------
@@ -116,6 +183,7 @@ class ReferenceProfile:
     row_cap: int
     seed: int
     fingerprint: str
+    complete_from: Mapping[str, str] | None = None
 
     @property
     def features(self) -> list[str]:
@@ -129,11 +197,13 @@ def reference_fingerprint(
     *,
     row_cap: int,
     seed: int,
+    complete_from: Mapping[str, str] | None = None,
 ) -> str:
     """Hash of the reference columns' values and the profile parameters (a cache key)."""
     digest = hashlib.sha256()
     header = {"format": PROFILE_FORMAT, "numeric": list(numeric), "categorical": list(categorical)}
     header |= {"row_cap": row_cap, "seed": seed, "rows": reference.height}
+    header |= {"complete_from": dict(complete_from or {})}
     digest.update(json.dumps(header, sort_keys=True).encode())
     for name in numeric:
         digest.update(reference[name].cast(pl.Float64).to_numpy().tobytes())
@@ -161,24 +231,41 @@ def build_reference_profile(
     *,
     row_cap: int,
     seed: int,
+    complete_from: Mapping[str, datetime] | None = None,
+    timestamp: str | None = None,
 ) -> ReferenceProfile:
     """Condense `reference` (sampled above `row_cap`) into a profile for `drift_summary`.
+
+    With `complete_from` (feature -> time, see `complete_from`) a feature keeps only the sampled
+    rows whose `timestamp` is at or after its time: values computed over a whole window.
 
     The sample and the fingerprint depend on row order: pass the reference in a stable order
     (e.g. sorted by primary key) so that the same dataset version gives the same profile.
     """
+    cutoffs = dict(complete_from or {})
+    if cutoffs and timestamp is None:
+        msg = "complete_from needs the timestamp column"
+        raise ValueError(msg)
     _check_columns(reference, [*numeric, *categorical], "reference")
     sample = sample_rows(reference, row_cap, seed)
+
+    def column(name: str) -> pl.Series:
+        if name not in cutoffs:
+            return sample[name]
+        return sample.filter(pl.col(timestamp) >= cutoffs[name])[name]  # type: ignore[arg-type]
+
+    recorded = {name: start.isoformat() for name, start in sorted(cutoffs.items())}
     return ReferenceProfile(
-        numeric={name: _numeric_reference(sample[name]) for name in numeric},
-        categorical={name: _categorical_reference(sample[name]) for name in categorical},
+        numeric={name: _numeric_reference(column(name)) for name in numeric},
+        categorical={name: _categorical_reference(column(name)) for name in categorical},
         rows=reference.height,
         sample_rows=sample.height,
         row_cap=row_cap,
         seed=seed,
         fingerprint=reference_fingerprint(
-            reference, numeric, categorical, row_cap=row_cap, seed=seed
+            reference, numeric, categorical, row_cap=row_cap, seed=seed, complete_from=recorded
         ),
+        complete_from=recorded,
     )
 
 
@@ -244,6 +331,7 @@ def save_profile(profile: ReferenceProfile, path: Path) -> None:
         "row_cap": profile.row_cap,
         "seed": profile.seed,
         "fingerprint": profile.fingerprint,
+        "complete_from": dict(profile.complete_from or {}),
         "numeric": {
             name: {"null_share": ref.null_share, "discrete": ref.discrete}
             for name, ref in profile.numeric.items()
@@ -296,6 +384,7 @@ def load_profile(path: Path) -> ReferenceProfile:
         row_cap=header["row_cap"],
         seed=header["seed"],
         fingerprint=header["fingerprint"],
+        complete_from=header["complete_from"],
     )
 
 
@@ -422,6 +511,12 @@ class DriftSummary:
     reference_rows: int
     current_rows: int
     reference_fingerprint: str
+    warming_up: Mapping[str, datetime] | None = None
+
+    @property
+    def excluded_features(self) -> list[str]:
+        """Features left out because their window reaches before the history (`warming_up`)."""
+        return sorted(self.warming_up or {})
 
     @property
     def drifted_features(self) -> list[str]:
@@ -462,6 +557,7 @@ class DriftSummary:
             "drifted_features": len(self.drifted_features),
             "features": len(self.features),
             "unscored_features": sum(not f.scored for f in self.features),
+            "warming_up_features": len(self.excluded_features),
             "max_psi": self.max_psi,
             "psi_threshold": self.psi_threshold,
             "ks_exceeding_features": len(self.ks_exceeding_features),
@@ -487,21 +583,27 @@ def drift_summary(
     seed: int,
     psi_threshold: float,
     ks_threshold: float,
+    warming_up: Mapping[str, datetime] | None = None,
 ) -> DriftSummary:
     """Per-feature PSI (and KS for numeric features) of `current` against `profile`.
 
     A feature drifts when its PSI is above `psi_threshold` (the trigger's rule; Evidently's own
-    test uses >=). Per-feature KS statistics above `ks_threshold` are only counted.
+    test uses >=). Per-feature KS statistics above `ks_threshold` are only counted. Features in
+    `warming_up` (see `warming_up`) are not scored: they count in neither the drift share nor
+    the max PSI.
     """
     _check_columns(current, profile.features, "current")
     sample = sample_rows(current, row_cap, seed)
+    skipped = set(warming_up or {})
     features = [
         _numeric_drift(name, ref, sample[name], psi_threshold)
         for name, ref in profile.numeric.items()
+        if name not in skipped
     ]
     features += [
         _categorical_drift(name, ref, sample[name], psi_threshold)
         for name, ref in profile.categorical.items()
+        if name not in skipped
     ]
     return DriftSummary(
         features=tuple(features),
@@ -510,6 +612,7 @@ def drift_summary(
         reference_rows=profile.sample_rows,
         current_rows=sample.height,
         reference_fingerprint=profile.fingerprint,
+        warming_up={n: t for n, t in (warming_up or {}).items() if n in profile.features},
     )
 
 

@@ -6,14 +6,16 @@ version recorded on its registry version (`dataset.*` tags), sorted by primary k
 deterministic sample (and the profile's fingerprint) is the same on every read. Building a
 profile reads a whole training set, so it is cached per champion version as
 `<cache_dir>/v<version>.npz`, next to the champion's scores on the same sample (`.scores.npy`,
-the reference side of prediction drift); a cache made with another row cap, seed or feature
-list is rebuilt.
+the reference side of prediction drift); a cache made with another row cap, seed, feature list
+or warm-up cut-offs (another history start, see `core.drift`), or in an older format, is
+rebuilt.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -110,12 +112,26 @@ def _scores_path(cache_dir: Path, version: int) -> Path:
     return cache_dir / f"v{version}.scores.npy"
 
 
-def _usable(profile: ReferenceProfile, features: Sequence[str], row_cap: int) -> bool:
+def _usable(
+    profile: ReferenceProfile,
+    features: Sequence[str],
+    row_cap: int,
+    complete_from: Mapping[str, datetime],
+) -> bool:
+    wanted = {name: start.isoformat() for name, start in complete_from.items()}
     return (
         profile.row_cap == row_cap
         and profile.seed == SAMPLE_SEED
         and sorted(profile.features) == sorted(features)
+        and dict(profile.complete_from or {}) == wanted
     )
+
+
+def _cached_profile(path: Path) -> ReferenceProfile | None:
+    try:
+        return load_profile(path)
+    except ValueError:  # written in an older profile format: rebuilt by the caller
+        return None
 
 
 def load_reference(
@@ -125,13 +141,19 @@ def load_reference(
     *,
     row_cap: int,
     storage_options: Mapping[str, str] | None = None,
+    complete_from: Mapping[str, datetime] | None = None,
 ) -> Reference:
-    """The champion's profile and reference scores: from the cache, else built and cached."""
+    """The champion's profile and reference scores: from the cache, else built and cached.
+
+    `complete_from` (feature -> time, `core.drift.complete_from`) keeps, per windowed feature,
+    only the reference rows whose window lies within the available history.
+    """
+    cutoffs = {n: t for n, t in (complete_from or {}).items() if n in champion.features}
     path = profile_path(cache_dir, champion.version)
     scores_path = _scores_path(cache_dir, champion.version)
     if path.exists() and scores_path.exists():
-        profile = load_profile(path)
-        if _usable(profile, champion.features, row_cap):
+        profile = _cached_profile(path)
+        if profile is not None and _usable(profile, champion.features, row_cap, cutoffs):
             return Reference(
                 profile,
                 np.load(scores_path, allow_pickle=False),
@@ -142,7 +164,13 @@ def load_reference(
     frame = reference_frame(champion, contract, storage_options)
     numeric, categorical = drift_columns(frame.schema, champion.features)
     profile = build_reference_profile(
-        frame, numeric, categorical, row_cap=row_cap, seed=SAMPLE_SEED
+        frame,
+        numeric,
+        categorical,
+        row_cap=row_cap,
+        seed=SAMPLE_SEED,
+        complete_from=cutoffs,
+        timestamp=contract.timestamp_name,
     )
     sample = sample_rows(frame, row_cap, SAMPLE_SEED)
     scores = predict(champion.booster, sample, champion.features)

@@ -19,6 +19,11 @@ Rules, in this order:
      = consecutive partitions under the floor, retrained once);
    - age: the champion's training window ended more than `max_model_age` ago (once per
      champion);
+   - new data (off unless the policy sets `retrain_on_new_labelled_rows`): at least that many
+     labelled rows arrived after the champion's training window ended, i.e. rows of later
+     partitions whose labels are due. Retrained once per multiple of the threshold (episode
+     `<champion>:<rows // threshold>`), so a challenger the gate rejects is retried only after
+     as many new rows again;
 4. cooldown: a trigger that fires within `cooldown` of the last automatic retrain is held.
 
 Every outcome carries a `state_key`: the sensor records a "no retrain" decision only when that
@@ -34,8 +39,8 @@ from typing import TypeVar
 
 from retrain_platform.contracts.model import Policy
 
-DRIFT, PERFORMANCE, AGE = "drift", "performance", "age"
-TRIGGERS = (DRIFT, PERFORMANCE, AGE)
+DRIFT, PERFORMANCE, AGE, NEW_DATA = "drift", "performance", "age", "new_data"
+TRIGGERS = (DRIFT, PERFORMANCE, AGE, NEW_DATA)
 
 # Outcome codes (`Decision.code`).
 RETRAIN = "retrain"
@@ -89,6 +94,7 @@ class TriggerState:
     performance: tuple[PerformanceObservation, ...] = ()
     in_flight: tuple[str, ...] = ()
     past: tuple[PastRetrain, ...] = ()
+    new_labelled_rows: int = 0
 
 
 @dataclass(frozen=True)
@@ -101,6 +107,7 @@ class TriggerPolicy:
     max_model_age: timedelta
     cooldown: timedelta = DEFAULT_COOLDOWN
     worsening_factor: float = DEFAULT_WORSENING_FACTOR
+    new_labelled_rows: int | None = None
 
     @classmethod
     def from_policy(
@@ -117,6 +124,7 @@ class TriggerPolicy:
             max_model_age=timedelta(days=policy.max_model_age_days),
             cooldown=cooldown,
             worsening_factor=worsening_factor,
+            new_labelled_rows=policy.retrain_on_new_labelled_rows,
         )
 
 
@@ -253,6 +261,32 @@ def _age_candidate(
     return _Candidate(AGE, episode, f"{AGE}:{episode}", reason)
 
 
+def _new_data_candidate(
+    state: TriggerState, policy: TriggerPolicy, champion: int, handled: list[str]
+) -> _Candidate | None:
+    threshold = policy.new_labelled_rows
+    rows = state.new_labelled_rows
+    if threshold is None or rows < threshold:
+        return None
+    episode = f"{champion}:{rows // threshold}"
+    if _past(state, NEW_DATA, episode):
+        handled.append(
+            f"new-data retrain of champion v{champion} at {rows // threshold} x {threshold} "
+            "labelled rows already requested"
+        )
+        return None
+    window_end = (
+        f" (after {state.champion_window_end:%Y-%m-%d %H:%M})"
+        if state.champion_window_end is not None
+        else ""
+    )
+    reason = (
+        f"{rows} labelled rows arrived since champion v{champion}'s training window ended"
+        f"{window_end}, threshold {threshold}"
+    )
+    return _Candidate(NEW_DATA, episode, f"{NEW_DATA}:{episode}", reason)
+
+
 def _latest(observations: Sequence[DriftObservation] | Sequence[PerformanceObservation]) -> str:
     return max((o.partition for o in observations), default="-")
 
@@ -261,6 +295,8 @@ def decide(state: TriggerState, policy: TriggerPolicy, now: datetime) -> Decisio
     """Apply the rules of the module docstring to `state` at time `now` (timezone-aware)."""
     champion = state.champion_version
     seen = f"{champion}|{_latest(state.drift)}|{_latest(state.performance)}"
+    if policy.new_labelled_rows is not None:
+        seen += f"|{state.new_labelled_rows // policy.new_labelled_rows}"
     if champion is None:
         reason = "no champion deployed yet: nothing to monitor"
         return Decision(False, None, reason, None, NO_CHAMPION, f"{NO_CHAMPION}|{seen}")
@@ -278,10 +314,16 @@ def decide(state: TriggerState, policy: TriggerPolicy, now: datetime) -> Decisio
         _drift_candidate(state, policy, champion, handled)
         or _performance_candidate(state, policy, champion, handled)
         or _age_candidate(state, policy, champion, now, handled)
+        or _new_data_candidate(state, policy, champion, handled)
     )
     if candidate is None:
         code = HANDLED if handled else HEALTHY
         reason = "; ".join(handled) if handled else "no drift, performance or age trigger"
+        if not handled and policy.new_labelled_rows is not None:
+            reason = (
+                f"no drift, performance, age or new-data trigger ({state.new_labelled_rows} "
+                f"new labelled rows of {policy.new_labelled_rows})"
+            )
         return Decision(False, None, reason, None, code, f"{code}|{seen}")
     last = max((p.requested_at for p in state.past), default=None)
     if last is not None and now - last < policy.cooldown:

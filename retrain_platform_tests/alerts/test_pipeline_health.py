@@ -13,14 +13,22 @@ from retrain_platform.core import decisions
 from retrain_platform.core.pipeline_health import (
     EVENT_COLUMN,
     GATE_PASSED_COLUMN,
+    champion_metric_trend,
     check_gate_rejection_rate,
     gate_rejection_rate,
+    health_metadata,
+    with_pending_cycle,
 )
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def _history(verdicts: list[bool | None], *, rollback_after: int | None = None):
+def _history(
+    verdicts: list[bool | None],
+    *,
+    rollback_after: int | None = None,
+    champion_aucs: list[float | None] | None = None,
+):
     base = decisions.Decision(
         decided_at=START,
         event=decisions.RETRAIN,
@@ -31,9 +39,16 @@ def _history(verdicts: list[bool | None], *, rollback_after: int | None = None):
         champion_before=None,
         champion_after=None,
     )
+    aucs = champion_aucs or [None] * len(verdicts)
     rows = [
-        replace(base, decided_at=START + timedelta(days=i), gate_passed=v, promoted=bool(v))
-        for i, v in enumerate(verdicts)
+        replace(
+            base,
+            decided_at=START + timedelta(days=i),
+            gate_passed=v,
+            promoted=bool(v),
+            champion_roc_auc=auc,
+        )
+        for i, (v, auc) in enumerate(zip(verdicts, aucs, strict=True))
     ]
     if rollback_after is not None:
         rows.append(
@@ -76,3 +91,42 @@ def test_alert_above_the_policy_threshold(weather_contract: DatasetContract) -> 
     loud = check_gate_rejection_rate(_history([True] * 7 + [False] * 3), weather_contract.policy)
     assert loud.rate == pytest.approx(0.3) and loud.alert
     assert not check_gate_rejection_rate(_history([]), weather_contract.policy).alert
+
+
+def test_champion_metric_trend_over_the_last_cycles() -> None:
+    history = _history(
+        [True, False, False, True, False],
+        champion_aucs=[None, 0.91, 0.90, 0.86, 0.84],
+        rollback_after=2,
+    )
+    trend = champion_metric_trend(history, 3)
+    assert trend.values == (0.90, 0.86, 0.84)
+    assert trend.latest == 0.84 and trend.change == pytest.approx(-0.06)
+    assert champion_metric_trend(history, 10).values == (0.91, 0.90, 0.86, 0.84)
+    single = champion_metric_trend(_history([True], champion_aucs=[0.9]), 5)
+    assert single.latest == 0.9 and math.isnan(single.change)
+
+
+def test_health_metadata_is_plain_numbers_and_counts_a_pending_cycle(
+    weather_contract: DatasetContract,
+) -> None:
+    policy = weather_contract.policy
+    assert health_metadata(_history([]), policy) == {
+        "health_window_cycles": 10,
+        "max_gate_rejection_rate": 0.2,
+        "gate_rejection_rate_alert": False,
+        "champion_roc_auc_cycles": 0,
+    }
+    history = _history([True, False, True, False], champion_aucs=[None, 0.9, 0.88, 0.85])
+    meta = health_metadata(history, policy)
+    assert meta["gate_rejection_rate"] == pytest.approx(0.5) and meta["gate_rejection_rate_alert"]
+    assert meta["champion_roc_auc_latest"] == 0.85
+    assert meta["champion_roc_auc_change"] == pytest.approx(-0.05)
+    # a passing cycle whose row the deployment writes later already counts at the gate
+    pending = with_pending_cycle(
+        history, decided_at=START + timedelta(days=9), gate_passed=True, champion_roc_auc=0.8
+    )
+    meta = health_metadata(pending, policy, last_n=4)
+    assert meta["gate_rejection_rate"] == pytest.approx(0.5)
+    assert meta["champion_roc_auc_latest"] == 0.8
+    assert all(isinstance(v, int | float) for v in meta.values())

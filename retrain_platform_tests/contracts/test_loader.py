@@ -41,6 +41,12 @@ def test_contract_hash_changes_with_content_not_path(tmp_path):
     )
 
 
+def test_new_labelled_rows_trigger_is_off_unless_the_policy_sets_it(contract, tmp_path):
+    assert contract.policy.retrain_on_new_labelled_rows is None
+    path = _write(tmp_path, lambda raw: raw["policy"].update(retrain_on_new_labelled_rows=50000))
+    assert load_contract(path).policy.retrain_on_new_labelled_rows == 50_000
+
+
 def _set_feature(index, **values):
     return lambda raw: raw["features"][index].update(values)
 
@@ -86,6 +92,14 @@ def _set_feature(index, **values):
         (
             lambda raw: raw["policy"].update(slice_columns=["nope"]),
             r"policy\.slice_columns: unknown column 'nope'",
+        ),
+        (
+            lambda raw: raw["policy"].update(retrain_on_new_labelled_rows=0),
+            r"policy\.retrain_on_new_labelled_rows: must be a positive number of rows",
+        ),
+        (
+            lambda raw: raw["policy"].update(retrain_on_new_labelled_rows="many"),
+            r"policy\.retrain_on_new_labelled_rows: 'many' is not a valid int",
         ),
         (
             lambda raw: raw["label"].update(delay="two days"),

@@ -194,3 +194,25 @@ def test_a_run_in_flight_holds_the_sensor(
     instance.create_run_for_job(queued_retrain, status=dg.DagsterRunStatus.STARTED)
     result = tick(build_retrain_sensor(c), instance, home, store)
     assert result.run_requests == [] and "in flight" in result.skip_message
+
+
+def test_new_labelled_rows_fire_above_the_threshold_and_not_below(contract, store, instance, home):
+    name = "new_rows_model"
+    register_champion(store, name, "2026-03-01")
+    c = with_policy(
+        named(contract, name), retrain_on_new_labelled_rows=5000, max_model_age_days=10**5
+    )
+    sensor = build_retrain_sensor(c)
+    validated = dg.AssetKey(["validated", name])
+    today = datetime.now(UTC).date().isoformat()
+    # the window's own last day and today's rows (labels not due) do not count
+    for partition, rows in (("2026-03-01", 9000), ("2026-03-02", 2000), (today, 9000)):
+        report(instance, validated, partition, {"dagster/row_count": rows})
+    quiet = tick(sensor, instance, home, store)
+    assert quiet.run_requests == [] and "(2000 new labelled rows of 5000)" in quiet.skip_message
+    # a late file re-materializes 03-02 with more rows: counted once, with its newest count
+    report(instance, validated, "2026-03-02", {"dagster/row_count": 2600})
+    report(instance, validated, "2026-03-03", {"dagster/row_count": 2400})
+    (request,) = tick(sensor, instance, home, store, quiet.cursor).run_requests
+    assert request.tags[TRIGGER_TAG] == "new_data" and request.run_key == "new_data:1:1"
+    assert request.tags["retrain/reason"].startswith("5000 labelled rows arrived since")

@@ -156,3 +156,40 @@ def test_state_key_changes_with_a_new_partition_but_not_per_tick():
     assert decide(s, POLICY, NOW + timedelta(minutes=1)).state_key == first.state_key
     later = state(drift=(drift("2026-04-30", 0.1), drift("2026-05-01", 0.1)))
     assert decide(later, POLICY, NOW).state_key != first.state_key
+
+
+NEW_ROWS = TriggerPolicy.from_policy(
+    Policy(min_roc_auc=0.75, max_model_age_days=30, retrain_on_new_labelled_rows=10_000)
+)
+
+
+def test_new_labelled_rows_trigger_is_off_by_default():
+    assert POLICY.new_labelled_rows is None
+    d = decide(state(new_labelled_rows=10**9), POLICY, NOW)
+    assert not d.retrain and d.code == t.HEALTHY
+
+
+def test_new_labelled_rows_fire_at_the_threshold_and_not_below():
+    below = decide(state(new_labelled_rows=9_999), NEW_ROWS, NOW)
+    assert not below.retrain and "9999 new labelled rows of 10000" in below.reason
+    d = decide(state(new_labelled_rows=12_500), NEW_ROWS, NOW)
+    assert d.retrain and d.trigger == t.NEW_DATA and d.run_key == "new_data:3:1"
+    assert "12500 labelled rows arrived since champion v3" in d.reason
+
+
+def test_new_labelled_rows_are_the_lowest_priority():
+    s = state(champion_window_end=NOW - timedelta(days=40), new_labelled_rows=50_000)
+    assert decide(s, NEW_ROWS, NOW).trigger == t.AGE
+    s = state(performance=(perf("2026-04-28", 0.6),), new_labelled_rows=50_000)
+    assert decide(s, NEW_ROWS, NOW).trigger == t.PERFORMANCE
+
+
+def test_new_labelled_rows_retrain_once_per_multiple_of_the_threshold_with_cooldown():
+    handled = state(new_labelled_rows=15_000, past=(past(t.NEW_DATA, "3:1", hours=24),))
+    d = decide(handled, NEW_ROWS, NOW)
+    assert not d.retrain and d.code == t.HANDLED and "already requested" in d.reason
+    again = state(new_labelled_rows=20_000, past=(past(t.NEW_DATA, "3:1", hours=2),))
+    held = decide(again, NEW_ROWS, NOW)
+    assert not held.retrain and held.code == t.COOLDOWN and held.trigger == t.NEW_DATA
+    d = decide(again, NEW_ROWS, NOW + timedelta(hours=5))
+    assert d.retrain and d.run_key == "new_data:3:2"
