@@ -40,11 +40,13 @@ dev: install $(DAGSTER_HOME)/dagster.yaml
 
 # Production profile (docs/production.md): the same code on PostgreSQL instance storage.
 # deploy/production/dagster.yaml goes into its own Dagster home under the platform home; every
-# connection value comes from DAGSTER_PG_* (DAGSTER_PG_PASSWORD may be set but empty).
+# connection value comes from DAGSTER_PG_*, RETRAIN_MLFLOW_PG_* and RETRAIN_FEAST_REDIS (the
+# passwords may be set but empty).
 PRODUCTION_DAGSTER_HOME ?= $(RETRAIN_HOME)/dagster-production
 PRODUCTION_PORT ?= 3000
 PRODUCTION_PG_VARS := DAGSTER_PG_HOST DAGSTER_PG_PORT DAGSTER_PG_DB DAGSTER_PG_USERNAME \
-	DAGSTER_PG_PASSWORD
+	DAGSTER_PG_PASSWORD RETRAIN_MLFLOW_PG_HOST RETRAIN_MLFLOW_PG_PORT RETRAIN_MLFLOW_PG_DB \
+	RETRAIN_MLFLOW_PG_USERNAME RETRAIN_MLFLOW_PG_PASSWORD RETRAIN_FEAST_REDIS
 
 .PHONY: dev-production
 dev-production: install

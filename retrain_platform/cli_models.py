@@ -109,16 +109,13 @@ def _rollback_definitions(contract: DatasetContract, home: HomeLayout) -> Any:
 
     from retrain_platform.resources import lake_resource
     from retrain_platform.rollback import build_rollback_job
-    from retrain_platform.tracking import MlflowResource, embedded_store
+    from retrain_platform.tracking import default_mlflow_resource
 
-    store = embedded_store(home)
     return dg.Definitions(
         jobs=[build_rollback_job(contract)],
         resources={
             "lake": lake_resource(home),
-            "mlflow": MlflowResource(
-                tracking_uri=store.tracking_uri, artifact_root=store.artifact_root
-            ),
+            "mlflow": default_mlflow_resource(home),
         },
     )
 

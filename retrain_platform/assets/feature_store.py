@@ -2,7 +2,8 @@
 
 `features/<dataset>_registry` applies the Feast objects generated from the contract;
 `features/<dataset>_<view>_online` writes each features partition's newest row per entity into
-Feast's sqlite online store (late partitions never overwrite newer online values).
+Feast's online store: sqlite in the embedded default, Redis in the production profile (late
+partitions never overwrite newer online values).
 """
 
 import time
@@ -16,6 +17,7 @@ from retrain_platform.contracts.model import FeatureView
 from retrain_platform.core.features import feature_table_name
 from retrain_platform.core.lake import read_partitions
 from retrain_platform.feature_store import FeastResource
+from retrain_platform.home import PRODUCTION_PROFILE, profile
 from retrain_platform.partitions import partitions_for
 from retrain_platform.resources import DeltaLakeResource
 
@@ -101,12 +103,12 @@ def build_online_store_asset(contract: DatasetContract, view: FeatureView) -> dg
         backfill_policy=dg.BackfillPolicy.single_run(),
         deps=[features_key(contract, view), registry_key(contract)],
         automation_condition=condition,
-        kinds={"feast", "sqlite"},
+        kinds={"feast", "redis" if profile() == PRODUCTION_PROFILE else "sqlite"},
         tags=_tags(contract),
         owners=[contract.owner],
         description=(
             f"The newest {view.name} features of each {', '.join(view.entity_keys)} in a "
-            "partition, upserted into Feast's sqlite online store. An online value with a newer "
+            "partition, upserted into Feast's online store. An online value with a newer "
             "event time is kept (late partitions); the same event time is replaced (corrections)."
         ),
     )

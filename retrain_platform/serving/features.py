@@ -1,11 +1,13 @@
-"""Online feature lookups: Feast's sqlite online table read directly, or `get_online_features`.
+"""Online feature lookups: Feast's online store read directly, or `get_online_features`.
 
 The direct reader runs the primary-key query Feast's `SqliteOnlineStore.online_read` runs
 (`entity_key`, `feature_name`, `value`, `event_ts` of the serialized entity key) and decodes the
 values as Feast does (`Value` protos; an empty value is missing), without building a
 `FeatureStore`, a registry lookup and a response object per request: about 20x faster (see
 `benchmarks/serving.py`). The Feast reader is kept for stores the direct one does not support
-and as the reference the tests compare it with.
+and as the reference the tests compare it with. With Feast's Redis online store (the
+production profile) the direct reader is one pipelined HMGET per entity, as Feast's own
+`online_read` does (`core/online_store_redis.py`).
 
 Each row comes back with its event time, so the service can check its age against the
 contract (`policy.max_feature_age`, else the view's ttl).
@@ -135,6 +137,34 @@ class DirectOnlineLookup:
         return True
 
 
+class RedisDirectLookup:
+    """Direct reads of Feast's Redis online store (hashes keyed by entity key and project)."""
+
+    def __init__(self, table: Any, client: Any, features: Sequence[str]) -> None:
+        self.table = table
+        self.client = client
+        self.features = list(features)
+
+    def lookup(self, entities: Sequence[Mapping[str, Any]]) -> list[OnlineRow | None]:
+        from retrain_platform.core.online_store_redis import read_online_redis
+
+        rows = read_online_redis(self.table, self.client, entities)
+        return [None if row is None else OnlineRow({n: row[0][n] for n in self.features}, row[1])
+                for row in rows]
+
+    def ping(self) -> bool:
+        try:
+            return bool(self.client.ping())
+        except Exception:  # noqa: BLE001 - any failure means the store does not answer
+            return False
+
+
+def _is_epoch(stamp: Any) -> bool:
+    if isinstance(stamp, datetime):
+        return stamp.replace(tzinfo=stamp.tzinfo or timezone.utc).timestamp() == 0
+    return int(stamp) == 0
+
+
 class FeastOnlineLookup:
     """`FeatureStore.get_online_features` of the view's feature service (store built once)."""
 
@@ -153,7 +183,8 @@ class FeastOnlineLookup:
         for i in range(len(rows)):
             values = {n: answer[n][i] for n in self.features}
             stamps = [answer[f"{n}__ts"][i] for n in self.features if f"{n}__ts" in answer]
-            stamps = [s for s in stamps if s is not None]
+            # Feast's Redis store answers an unknown entity with the Unix epoch as its time
+            stamps = [s for s in stamps if s is not None and not _is_epoch(s)]
             if not stamps and all(v is None for v in values.values()):
                 out.append(None)
                 continue
@@ -175,12 +206,17 @@ class FeastOnlineLookup:
 
 def build_lookup(kind: str, feast: Any, contract: DatasetContract,
                  view: FeatureView) -> OnlineLookup:
-    """The online lookup of `view` through a `FeastResource`: `direct` (default) or `feast`."""
+    """The online lookup of `view` through a `FeastResource`: `direct` (default; sqlite or Redis,
+    whichever the Feast configuration names) or `feast`."""
     from retrain_platform.contracts.feast_objects import feature_service_name
 
     features = view.feature_names(contract.label_name)
     if kind == DIRECT:
-        return DirectOnlineLookup(feast.online_table(contract, view), features)
+        config = feast.config()
+        if feast.online_store_type(config) == "redis":
+            return RedisDirectLookup(feast.redis_table(contract, view, config),
+                                     feast.redis_client(config), features)
+        return DirectOnlineLookup(feast.online_table(contract, view, config), features)
     if kind == FEAST:
         return FeastOnlineLookup(feast.store(), feature_service_name(contract, view),
                                  view.entity_keys, features)

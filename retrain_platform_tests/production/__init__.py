@@ -1,15 +1,17 @@
-"""Tests of the production profile: a PostgreSQL-backed instance and concurrent Delta writers.
+"""Tests of the production profile: a PostgreSQL-backed instance, MLflow on PostgreSQL, Feast's
+online store on Redis, and concurrent Delta writers.
 
-This module holds the PostgreSQL helpers shared by the fixtures and the tests, and what the
-spawned writers of the Delta concurrency tests run (a child imports it by name; deltalake cannot
-run in fork()ed children, so every child is started with the `spawn` method). It imports no
-Dagster, so those children start quickly.
+This module holds the PostgreSQL and Redis helpers shared by the fixtures and the tests, and
+what the spawned writers of the Delta concurrency tests run (a child imports it by name;
+deltalake cannot run in fork()ed children, so every child is started with the `spawn` method).
+It imports no Dagster, so those children start quickly.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -19,6 +21,7 @@ from retrain_platform.core.lake import overwrite_partitions
 from retrain_platform.core.platform_columns import PARTITION
 
 START_HINT = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
+REDIS_START_HINT = "redis-server --daemonize yes"
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,74 @@ class PgDatabase:
         finally:
             conn.close()
 
+    def mlflow_env(self) -> dict[str, str]:
+        """The variables the production profile builds MLflow's backend store URI from."""
+        return {
+            "RETRAIN_MLFLOW_PG_HOST": self.server.host,
+            "RETRAIN_MLFLOW_PG_PORT": str(self.server.port),
+            "RETRAIN_MLFLOW_PG_DB": self.name,
+            "RETRAIN_MLFLOW_PG_USERNAME": self.server.user,
+            "RETRAIN_MLFLOW_PG_PASSWORD": self.server.password,
+        }
+
+    def tables(self) -> set[str]:
+        return {
+            name
+            for (name,) in self.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        }
+
+
+@dataclass(frozen=True)
+class RedisServer:
+    """The Redis server the tests use (`RETRAIN_TEST_REDIS_HOST/PORT/DB`, default the local
+    one, database 0); each test isolates its keys by a Feast project of its own."""
+
+    host: str
+    port: int
+    db: int
+
+    @classmethod
+    def from_env(cls) -> RedisServer:
+        env = os.environ
+        return cls(
+            host=env.get("RETRAIN_TEST_REDIS_HOST", "127.0.0.1"),
+            port=int(env.get("RETRAIN_TEST_REDIS_PORT", "6379")),
+            db=int(env.get("RETRAIN_TEST_REDIS_DB", "0")),
+        )
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def connection_string(self) -> str:
+        """The server in Feast's connection-string format (what RETRAIN_FEAST_REDIS holds)."""
+        return f"{self.address},db={self.db}"
+
+    def client(self) -> Any:
+        """A client that fails at once when the server is down (no retries with backoff)."""
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        return redis.Redis(
+            host=self.host,
+            port=self.port,
+            db=self.db,
+            socket_timeout=5,
+            socket_connect_timeout=5,
+            retry=Retry(NoBackoff(), 0),
+        )
+
+    def unreachable_message(self, error: Exception) -> str:
+        return (
+            f"Redis is not reachable at {self.address} (db {self.db}): {str(error).strip()}\n"
+            "The production-profile tests need a running Redis server (Feast's online store; "
+            f"CI has one) and never skip without it. Start the local one with:\n"
+            f"    {REDIS_START_HINT}\n"
+            "or point RETRAIN_TEST_REDIS_HOST/PORT/DB at another server."
+        )
+
 
 # --- what spawned Delta writers run --------------------------------------------------------------
 
@@ -136,3 +207,21 @@ def big_write(uri: str, partitions: list[str], rows: int, ready: Any, writer: st
     frame = writer_frame(partitions, rows, writer, 0)
     ready.set()
     overwrite_partitions(uri, frame, partitions, commit_metadata={"writer": writer})
+
+
+# --- what spawned MLflow initializers run --------------------------------------------------------
+
+
+def initialize_mlflow(home: str, barrier: Any, results: Any, timeout: float) -> None:
+    """Open the production MLflow store of `home` once every initializer is ready (the
+    environment names an empty database); put `ok` or the error on `results`."""
+    from retrain_platform.home import HomeLayout
+    from retrain_platform.tracking import initialize_tracking_store
+
+    barrier.wait(timeout)
+    try:
+        initialize_tracking_store(HomeLayout(Path(home)))
+    except Exception as error:  # noqa: BLE001 - reported to the parent
+        results.put(f"{type(error).__name__}: {error}")
+    else:
+        results.put("ok")

@@ -134,17 +134,28 @@ def test_ingest_runs_of_two_partitions_at_once_on_postgres_lose_and_duplicate_no
     and write different partitions of the same raw table (and quarantine table, and landing
     index): both succeed and each partition holds every landed row exactly once."""
     home = production_env
-    files = write_landing_files(contract, home.landing_root / contract.dataset, start=START,
-                                days=2, rows_per_day=1500, seed=11)
+    files = write_landing_files(
+        contract,
+        home.landing_root / contract.dataset,
+        start=START,
+        days=2,
+        rows_per_day=1500,
+        seed=11,
+    )
     expected = landed_ids(contract, files)
     tag = uuid.uuid4().hex
     targets = [P1, P2]
     barrier = SPAWN.Barrier(len(targets))
-    run_children([
-        SPAWN.Process(target=run_ingest_partition, args=(pk, tag, barrier, DEADLINE_S),
-                      name=f"ingest-{pk}-{i}")
-        for i, pk in enumerate(targets)
-    ])
+    run_children(
+        [
+            SPAWN.Process(
+                target=run_ingest_partition,
+                args=(pk, tag, barrier, DEADLINE_S),
+                name=f"ingest-{pk}-{i}",
+            )
+            for i, pk in enumerate(targets)
+        ]
+    )
 
     runs = pg_instance.get_runs(filters=dg.RunsFilter(tags={TEST_RUN_TAG: tag}))
     assert sorted(r.tags["dagster/partition"] for r in runs) == targets
@@ -173,15 +184,22 @@ def test_overwrite_partitions_from_two_processes_loses_no_rows(tmp_path):
     uri = str(tmp_path / "lake" / "hammer")
     rows, writes = 200, 10
     barrier = SPAWN.Barrier(2)
-    run_children([
-        SPAWN.Process(target=hammer_partition,
-                      args=(uri, pk, f"w{i}", writes, rows, barrier, DEADLINE_S), name=f"w{i}")
-        for i, pk in enumerate((P1, P2))
-    ])
+    run_children(
+        [
+            SPAWN.Process(
+                target=hammer_partition,
+                args=(uri, pk, f"w{i}", writes, rows, barrier, DEADLINE_S),
+                name=f"w{i}",
+            )
+            for i, pk in enumerate((P1, P2))
+        ]
+    )
 
     table = read_partitions(uri)
     assert table.group_by(PARTITION, "writer", "seq").len().sort(PARTITION).rows() == [
-        (P1, "w0", writes - 1, rows), (P2, "w1", writes - 1, rows)]
+        (P1, "w0", writes - 1, rows),
+        (P2, "w1", writes - 1, rows),
+    ]
     assert table.get_column("row_id").is_unique().all()
     written = [(c["writer"], int(c["seq"])) for c in commits(uri) if "writer" in c]
     assert sorted(written) == sorted((f"w{i}", s) for i in range(2) for s in range(writes))
@@ -193,15 +211,20 @@ def test_same_partition_from_two_processes_keeps_one_writers_content(tmp_path):
     rows, writes = 300, 3
     overwrite_partitions(uri, writer_frame([P2], rows, "seed", 0), [P2])
     barrier = SPAWN.Barrier(2)
-    run_children([
-        SPAWN.Process(target=hammer_partition,
-                      args=(uri, P1, writer, writes, rows, barrier, DEADLINE_S), name=writer)
-        for writer in ("a", "b")
-    ])
+    run_children(
+        [
+            SPAWN.Process(
+                target=hammer_partition,
+                args=(uri, P1, writer, writes, rows, barrier, DEADLINE_S),
+                name=writer,
+            )
+            for writer in ("a", "b")
+        ]
+    )
 
     table = read_partitions(uri)
     final = table.filter(pl.col(PARTITION) == P1)
-    (writer, seq), = final.select("writer", "seq").unique().rows()
+    ((writer, seq),) = final.select("writer", "seq").unique().rows()
     assert seq == writes - 1  # one writer's last frame, whole
     assert same_rows(final, writer_frame([P1], rows, writer, seq))
     assert table.filter(pl.col(PARTITION) == P2).get_column("writer").unique().to_list() == ["seed"]
@@ -212,8 +235,11 @@ def test_same_partition_from_two_processes_keeps_one_writers_content(tmp_path):
 
 def _data_files(uri: str) -> set[str]:
     root = Path(uri)
-    return {str(p.relative_to(root)) for p in root.rglob("*")
-            if p.is_file() and "_delta_log" not in p.parts}
+    return {
+        str(p.relative_to(root))
+        for p in root.rglob("*")
+        if p.is_file() and "_delta_log" not in p.parts
+    }
 
 
 def _commit_files(uri: str) -> set[str]:
@@ -248,13 +274,18 @@ def test_writer_killed_mid_write_leaves_the_previous_version(tmp_path):
     partitions = [(START + timedelta(days=i)).isoformat() for i in range(8)]
     before = writer_frame(partitions, 50, "before", 0)
     # small target files: a large write then adds data files for seconds before its commit
-    write_deltalake(uri, before.to_arrow(), partition_by=[PARTITION],
-                    configuration={"delta.targetFileSize": str(256 * 1024)})
+    write_deltalake(
+        uri,
+        before.to_arrow(),
+        partition_by=[PARTITION],
+        configuration={"delta.targetFileSize": str(256 * 1024)},
+    )
     version, files, log = DeltaTable(uri).version(), _data_files(uri), _commit_files(uri)
 
     ready = SPAWN.Event()
-    child = SPAWN.Process(target=big_write, args=(uri, partitions, 200_000, ready, "killed"),
-                          name="killed")
+    child = SPAWN.Process(
+        target=big_write, args=(uri, partitions, 200_000, ready, "killed"), name="killed"
+    )
     try:
         start_and_stop_mid_write(child, uri, ready)
         child.kill()  # SIGKILL: no cleanup, no commit
@@ -286,12 +317,14 @@ def test_first_writes_racing_to_create_the_table_keep_one_writers_partition(tmp_
     uri = str(tmp_path / "lake" / "created")
     partitions = [(START + timedelta(days=i)).isoformat() for i in range(8)]
     ready = SPAWN.Event()
-    child = SPAWN.Process(target=big_write, args=(uri, partitions, 200_000, ready, "ours"),
-                          name="ours")
+    child = SPAWN.Process(
+        target=big_write, args=(uri, partitions, 200_000, ready, "ours"), name="ours"
+    )
     try:
         start_and_stop_mid_write(child, uri, ready)
-        overwrite_partitions(uri, writer_frame([P1], 100, "theirs", 0), [P1],
-                             commit_metadata={"writer": "theirs"})
+        overwrite_partitions(
+            uri, writer_frame([P1], 100, "theirs", 0), [P1], commit_metadata={"writer": "theirs"}
+        )
         os.kill(child.pid, signal.SIGCONT)
         child.join(DEADLINE_S)
     finally:
@@ -303,6 +336,7 @@ def test_first_writes_racing_to_create_the_table_keep_one_writers_partition(tmp_
 
     table = read_partitions(uri)
     assert table.filter(pl.col(PARTITION) == P1).get_column("writer").unique().to_list() == [
-        "ours"]  # ours replaced theirs; no partition holds both writers' rows
+        "ours"
+    ]  # ours replaced theirs; no partition holds both writers' rows
     assert table.get_column("row_id").is_unique().all()
     assert table.height == 8 * 200_000

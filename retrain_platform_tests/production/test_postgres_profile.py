@@ -88,8 +88,12 @@ def test_instance_stores_runs_events_and_schedules_in_postgres(pg_instance, pg_d
     for storage in (pg_instance.run_storage, pg_instance.event_log_storage):
         assert storage.postgres_url.startswith("postgresql+psycopg2://")
         assert storage.postgres_url.endswith(f"/{pg_database.name}")
-    tables = {name for (name,) in pg_database.query(
-        "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+    tables = {
+        name
+        for (name,) in pg_database.query(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+        )
+    }
     assert {"runs", "event_logs", "jobs", "job_ticks", "asset_keys"} <= tables
     # nothing falls back to sqlite files under DAGSTER_HOME
     assert not list(Path(pg_instance.root_directory).rglob("*.db"))
@@ -121,29 +125,44 @@ def test_pipeline_runs_on_postgres_and_records_everything_there(
     lake_root = f"file://{home.home}/lake-by-uri"
     monkeypatch.setenv("RETRAIN_LAKE_URI", lake_root)
     monkeypatch.setenv(LAKE_OPTIONS_ENV_VAR, json.dumps({"timeout": "120s"}))
-    files = write_landing_files(contract, home.landing_root / contract.dataset, start=START,
-                                days=DAYS, rows_per_day=1500, seed=3)
+    files = write_landing_files(
+        contract,
+        home.landing_root / contract.dataset,
+        start=START,
+        days=DAYS,
+        rows_per_day=1500,
+        seed=3,
+    )
     landed = pl.concat([pl.read_parquet(f.path) for f in files])
     ts = contract.timestamp_name
-    landed_by_day = {d.isoformat(): n for d, n in
-                     landed.group_by(pl.col(ts).dt.date()).len().iter_rows()}
+    landed_by_day = {
+        d.isoformat(): n for d, n in landed.group_by(pl.col(ts).dt.date()).len().iter_rows()
+    }
     defs = build_definitions([contract], home)
     assert defs.resources["lake"].root_uri == lake_root
 
     ingest = defs.resolve_job_def(ingest_job_name(contract)).execute_in_process(
-        instance=pg_instance, tags=RANGE, run_config=QUIET)
+        instance=pg_instance, tags=RANGE, run_config=QUIET
+    )
     assert ingest.success
     validate = defs.resolve_job_def(validate_job_name(contract))
-    validate_runs = {pk: validate.execute_in_process(instance=pg_instance, partition_key=pk,
-                                                     run_config=QUIET) for pk in PARTITIONS}
+    validate_runs = {
+        pk: validate.execute_in_process(instance=pg_instance, partition_key=pk, run_config=QUIET)
+        for pk in PARTITIONS
+    }
     assert all(run.success for run in validate_runs.values())
     features = defs.resolve_job_def(features_job_name(contract)).execute_in_process(
-        instance=pg_instance, tags=RANGE, run_config=QUIET)
+        instance=pg_instance, tags=RANGE, run_config=QUIET
+    )
     assert features.success
 
     # read back through the instance (i.e. from PostgreSQL)
-    partitioned = [keys.raw_key(contract), keys.validated_key(contract),
-                   keys.quarantine_key(contract), *keys.partitioned_feature_keys(contract)]
+    partitioned = [
+        keys.raw_key(contract),
+        keys.validated_key(contract),
+        keys.quarantine_key(contract),
+        *keys.partitioned_feature_keys(contract),
+    ]
     for key in partitioned:
         assert pg_instance.get_materialized_partitions(key) == set(PARTITIONS), key
     run_ids = [ingest.run_id, *(r.run_id for r in validate_runs.values()), features.run_id]
@@ -153,7 +172,8 @@ def test_pipeline_runs_on_postgres_and_records_everything_there(
     check_names: dict[str, dict[str, bool]] = {}
     for pk, run in validate_runs.items():
         stored = pg_instance.get_records_for_run(
-            run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records
+            run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        ).records
         evaluations = [r.event_log_entry.dagster_event.event_specific_data for r in stored]
         assert {e.partition for e in evaluations} == {pk}
         check_names[pk] = {e.check_name: e.passed for e in evaluations}
@@ -163,34 +183,45 @@ def test_pipeline_runs_on_postgres_and_records_everything_there(
     assert all(c["matches_schema"] and c["has_min_rows"] for c in check_names.values())
 
     # and straight from the database with SQL
-    counts = dict(pg_database.query(
-        "SELECT dagster_event_type, count(*) FROM event_logs "
-        "WHERE dagster_event_type IN ('ASSET_MATERIALIZATION', 'ASSET_CHECK_EVALUATION') "
-        "GROUP BY dagster_event_type"))
-    assert counts == {"ASSET_MATERIALIZATION": len(partitioned) * DAYS,
-                      "ASSET_CHECK_EVALUATION": len(names) * DAYS}
+    counts = dict(
+        pg_database.query(
+            "SELECT dagster_event_type, count(*) FROM event_logs "
+            "WHERE dagster_event_type IN ('ASSET_MATERIALIZATION', 'ASSET_CHECK_EVALUATION') "
+            "GROUP BY dagster_event_type"
+        )
+    )
+    assert counts == {
+        "ASSET_MATERIALIZATION": len(partitioned) * DAYS,
+        "ASSET_CHECK_EVALUATION": len(names) * DAYS,
+    }
     raw_rows = pg_database.query(
         "SELECT partition, count(*) FROM event_logs WHERE dagster_event_type = "
         "'ASSET_MATERIALIZATION' AND asset_key = %s GROUP BY partition",
-        (keys.raw_key(contract).to_string(),))
+        (keys.raw_key(contract).to_string(),),
+    )
     assert dict(raw_rows) == dict.fromkeys(PARTITIONS, 1)
     statuses = pg_database.query("SELECT status, count(*) FROM runs GROUP BY status")
     assert statuses == [("SUCCESS", len(run_ids))]
     assert not list(Path(pg_instance.root_directory).rglob("*.db"))
 
     # the data itself went to the lake at the URI
-    raw = read_partitions(table_uri(lake_root, keys.RAW, contract.dataset), PARTITIONS,
-                          storage_options={"timeout": "120s"})
+    raw = read_partitions(
+        table_uri(lake_root, keys.RAW, contract.dataset),
+        PARTITIONS,
+        storage_options={"timeout": "120s"},
+    )
     assert dict(raw.group_by("_partition").len().iter_rows()) == {
-        pk: landed_by_day[pk] for pk in PARTITIONS}
+        pk: landed_by_day[pk] for pk in PARTITIONS
+    }
     assert raw.get_column("transaction_id").is_unique().all()
     assert not (home.home / "lake").exists()
 
 
 @dg.asset
 def lake_probe(lake: DeltaLakeResource) -> dg.MaterializeResult:
-    return dg.MaterializeResult(metadata={"options": dg.MetadataValue.json(lake.storage_options),
-                                          "root_uri": lake.root_uri})
+    return dg.MaterializeResult(
+        metadata={"options": dg.MetadataValue.json(lake.storage_options), "root_uri": lake.root_uri}
+    )
 
 
 def test_lake_storage_options_come_only_from_the_environment(contract, home, monkeypatch):
@@ -199,24 +230,28 @@ def test_lake_storage_options_come_only_from_the_environment(contract, home, mon
     assert plain.storage_options == {}  # the embedded default needs no variable at all
     assert plain.options_json == ""
 
-    options = {"AWS_REGION": "eu-west-1", "AWS_SECRET_ACCESS_KEY": SECRET,
-               "AWS_ALLOW_HTTP": True}
+    options = {"AWS_REGION": "eu-west-1", "AWS_SECRET_ACCESS_KEY": SECRET, "AWS_ALLOW_HTTP": True}
     monkeypatch.setenv(LAKE_OPTIONS_ENV_VAR, json.dumps(options))
-    defs = dg.Definitions.merge(build_definitions([contract], home),
-                                dg.Definitions(assets=[lake_probe]))
+    defs = dg.Definitions.merge(
+        build_definitions([contract], home), dg.Definitions(assets=[lake_probe])
+    )
     lake = defs.resources["lake"]
     assert isinstance(lake.options_json, dg.EnvVar)  # the secret is not a config value
     snapshot = serialize_value(RepositorySnap.from_def(defs.get_repository_def()))
     assert LAKE_OPTIONS_ENV_VAR in snapshot and SECRET not in snapshot  # what the UI can show
 
     with dg.instance_for_test() as instance:
-        result = dg.materialize([lake_probe], instance=instance,
-                                resources={"lake": lake}, run_config=QUIET)
+        result = dg.materialize(
+            [lake_probe], instance=instance, resources={"lake": lake}, run_config=QUIET
+        )
         stored = instance.get_run_by_id(result.run_id)
         assert SECRET not in json.dumps(stored.run_config)
     meta = result.get_asset_materialization_events()[0].materialization.metadata
-    assert meta["options"].value == {"AWS_REGION": "eu-west-1", "AWS_SECRET_ACCESS_KEY": SECRET,
-                                     "AWS_ALLOW_HTTP": "true"}
+    assert meta["options"].value == {
+        "AWS_REGION": "eu-west-1",
+        "AWS_SECRET_ACCESS_KEY": SECRET,
+        "AWS_ALLOW_HTTP": "true",
+    }
 
     monkeypatch.setenv(LAKE_OPTIONS_ENV_VAR, '{"AWS_SECRET_ACCESS_KEY": "' + SECRET)
     with pytest.raises(ValueError, match=LAKE_OPTIONS_ENV_VAR) as error:
