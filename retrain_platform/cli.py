@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import sys
 import warnings
@@ -41,9 +42,6 @@ def _add_contract_option(parser: argparse.ArgumentParser) -> None:
         "--contract",
         help=f"contract file (default: ${CONTRACT_ENV_VAR} or the shipped transactions contract)",
     )
-
-
-DEMO_FAULTS = "duplicates,out_of_range,wrong_type,nulls,renamed_column,corrupt"
 
 
 def _add_generation_options(parser: argparse.ArgumentParser, *, faults: str = "") -> None:
@@ -96,32 +94,88 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_demo_options(parser: argparse.ArgumentParser) -> None:
+    _add_contract_option(parser)
+    parser.add_argument("--days", type=int, default=70, help="simulated days in all (default 70)")
+    parser.add_argument(
+        "--backfill-days",
+        type=int,
+        default=30,
+        help="first days backfilled before the first champion is trained (default 30)",
+    )
+    parser.add_argument("--start", type=_date, help="first day (default: DAYS days ago)")
+    parser.add_argument(
+        "--rows-per-day", type=int, default=3_000, help="rows in each daily file (default 3000)"
+    )
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--drift-day",
+        type=int,
+        default=45,
+        help="index of the first drifted day, or -1 for no drift (default 45)",
+    )
+    parser.add_argument("--drift-kind", choices=["covariate", "concept", "both"], default="both")
+    parser.add_argument("--drift-strength", type=float, default=1.0)
+    parser.add_argument(
+        "--faults",
+        default="auto",
+        help="comma-separated fault kinds, each optionally KIND@YYYY-MM-DD, 'none', or 'auto' "
+        "(default: nulls, duplicates and a renamed column on days of the daily phase)",
+    )
+    parser.add_argument(
+        "--training-window",
+        type=int,
+        default=14,
+        help="labelled partitions in each retrain's training set (default 14)",
+    )
+    parser.add_argument(
+        "--retrain-every-days",
+        type=int,
+        default=7,
+        help="when the contract sets no new-labelled-data trigger, retrain after this many days "
+        "of new labelled rows; 0 for none (default 7)",
+    )
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
+    """The closed loop on the embedded default: backfill, then the sensors decide day by day."""
     warnings.filterwarnings("ignore", module="dagster")
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", message=".*noload.*")
     logging.getLogger("mlflow").setLevel(logging.WARNING)
-    from retrain_platform.definitions import build_definitions
-    from retrain_platform.main_job import MainJobOptions, format_summary, run_main_job
+    from retrain_platform.closed_loop import LoopOptions, LoopSetupError, run_closed_loop
+    from retrain_platform.core.synthetic import parse_faults
 
     contract = _contract(args)
-    start, drift, faults = _generation(args)
-    options = MainJobOptions(
+    wanted = args.faults.strip()
+    faults = None if wanted == "auto" else tuple(parse_faults(wanted)) if wanted != "none" else ()
+    options = LoopOptions(
         days=args.days,
-        start=start,
+        backfill_days=args.backfill_days,
         rows_per_day=args.rows_per_day,
+        drift_day=args.drift_day if args.drift_day >= 0 else None,
+        drift_kind=args.drift_kind,
+        drift_strength=args.drift_strength,
         seed=args.seed,
         faults=faults,
-        drift=drift,
+        start=args.start,
+        training_window=args.training_window,
+        retrain_every_days=args.retrain_every_days or None,
     )
-    result = run_main_job(build_definitions(), contract, layout(), options)
-    summary = result.summary
-    print(format_summary(summary))
-    total = summary.sum().row(0, named=True)
-    quarantined = total["q_cast"] + total["q_missing_col"] + total["q_check"]
+    try:
+        result = run_closed_loop(contract, layout(), options)
+    except LoopSetupError as error:
+        print(f"demo: {error}", file=sys.stderr)
+        return 2
+    retrains = result.cycles.height
+    passed = result.cycles.filter(result.cycles["gate"] == "passed").height
+    rate = "n/a" if math.isnan(result.rejection_rate) else f"{result.rejection_rate:.0%}"
     print(
-        f"landed {total['landed']:,} rows: raw {total['raw']:,}, valid {total['valid']:,}, "
-        f"quarantined {quarantined:,}, duplicates removed {total['duplicates']:,}"
+        f"{result.timeline.height} days in {result.seconds:.0f} s: {retrains} retrain(s), "
+        f"{passed} passed the gate; gate rejection rate (last {options.rejection_window} "
+        f"cycles) {rate}"
     )
+    print(f"report: {result.report}")
     return 0
 
 
@@ -133,8 +187,11 @@ def main(argv: list[str] | None = None) -> int:
     gen.add_argument("--format", choices=["parquet", "csv", "mixed"], default="parquet")
     gen.add_argument("--landing", help="landing directory (default: under the platform home)")
     gen.set_defaults(func=cmd_generate)
-    demo = sub.add_parser("demo", help="run the main job on the embedded default")
-    _add_generation_options(demo, faults=DEMO_FAULTS)
+    demo = sub.add_parser(
+        "demo",
+        help="run the closed loop (backfill, then sensors day by day) on the embedded default",
+    )
+    _add_demo_options(demo)
     demo.set_defaults(func=cmd_demo)
     add_model_commands(sub)
     add_backtest_command(sub)

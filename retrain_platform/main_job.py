@@ -1,60 +1,38 @@
-"""The main job of the embedded default: land synthetic data, ingest and validate every partition.
+"""The backfill that opens the closed loop: ingest, validate, features, a training set, a champion.
 
-Runs on a real Dagster instance under the platform home (the one `make dev` shows), through the
-same jobs a person launches from the UI: one multi-partition run of the raw layer, then one run per
-partition of the validated layer, whose blocking checks gate what follows.
+Runs on the real Dagster instance under the platform home (the one `make dev` shows), through the
+jobs a person launches from the UI: one multi-partition run of the raw layer (what a UI backfill of
+a `BackfillPolicy.single_run()` asset is), one run per partition of the validated layer (whose
+blocking checks gate what follows), the Feast apply, one multi-partition run of the features and
+online store, a frozen training set, and the retrain job that trains, gates and deploys the first
+champion. `retrain_platform.closed_loop` then hands the days that follow to the sensors.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
-import polars as pl
 
-from retrain_platform.assets import keys
 from retrain_platform.assets import model_keys as mk
 from retrain_platform.contracts import DatasetContract
-from retrain_platform.core.lake import table_uri
-from retrain_platform.core.summary import partition_summary
-from retrain_platform.core.synthetic import DriftSpec, Fault, write_landing_files
-from retrain_platform.core.table_checks import PARTITION_CHECKS
 from retrain_platform.home import HomeLayout, instance_config_template
 from retrain_platform.jobs import (
     feature_store_job_name,
     features_job_name,
-    freshness_job_name,
-    ingest_job_name,
     training_dataset_job_name,
     validate_job_name,
 )
-from retrain_platform.model_defs import model_asset_keys, run_retrain_cycle
+from retrain_platform.model_defs import RetrainOutcome, model_asset_keys, run_retrain_cycle
 
 APPLIED = ("feature_views", "feature_services", "feature_count")
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
-
-CHECK_ABBREVIATIONS = {
-    "matches_schema": "schema",
-    "has_min_rows": "volume",
-    "label_rate_in_band": "label",
-    "null_share_within_limit": "nulls",
-}
-
-
-@dataclass(frozen=True)
-class MainJobOptions:
-    days: int = 60
-    start: date | None = None
-    rows_per_day: int = 20_000
-    seed: int = 7
-    faults: tuple[Fault, ...] = ()
-    drift: DriftSpec | None = None
+TRIGGER = "main_job"
 
 
 def ensure_instance(home: HomeLayout) -> dg.DagsterInstance:
@@ -73,136 +51,101 @@ def ensure_instance(home: HomeLayout) -> dg.DagsterInstance:
     return dg.DagsterInstance.get()
 
 
-def run_main_job(
+def range_tags(partitions: Sequence[str]) -> dict[str, str]:
+    """Tags that make one run cover `partitions` (assets with a single-run backfill policy)."""
+    return {
+        "dagster/asset_partition_range_start": min(partitions),
+        "dagster/asset_partition_range_end": max(partitions),
+    }
+
+
+def retrain_run_config(
+    contract: DatasetContract, candidate: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Run config of a retrain run: quiet logs, and the candidate's training options if given."""
+    if not candidate:
+        return dict(QUIET)
+    op = mk.candidate_model_key(contract).to_python_identifier()
+    return {**QUIET, "ops": {op: {"config": dict(candidate)}}}
+
+
+@dataclass(frozen=True)
+class BackfillResult:
+    """What the backfill did: per-partition check verdicts, the training set, the first cycle."""
+
+    checks: dict[str, dict[str, bool]]
+    dataset: str | None
+    outcome: RetrainOutcome | None
+
+
+def backfill(
     defs: dg.Definitions,
     contract: DatasetContract,
-    home: HomeLayout,
-    options: MainJobOptions,
+    instance: dg.DagsterInstance,
+    partitions: Sequence[str],
     *,
+    run_config: Mapping[str, Any] | None = None,
     echo: Callable[[str], None] = print,
-) -> MainJobResult:
-    """Generate, ingest, validate, build features and freeze a training set."""
-    start = options.start or (datetime.now(UTC).date() - timedelta(days=options.days))
-    landing = home.landing_root / contract.dataset
-    files = write_landing_files(
-        contract,
-        landing,
-        start=start,
-        days=options.days,
-        rows_per_day=options.rows_per_day,
-        seed=options.seed,
-        drift=options.drift,
-        faults=options.faults,
-    )
-    echo(f"landed {len(files)} files, {sum(f.rows for f in files):,} rows in {landing}")
-    instance = ensure_instance(home)
-    partitions = [(start + timedelta(days=i)).isoformat() for i in range(options.days)]
+) -> BackfillResult:
+    """Validate each ingested partition, build features, freeze a training set, train a champion.
 
-    ingest = defs.resolve_job_def(ingest_job_name(contract))
-    result = ingest.execute_in_process(
-        instance=instance,
-        raise_on_error=False,
-        run_config=QUIET,
-        tags={
-            "dagster/asset_partition_range_start": partitions[0],
-            "dagster/asset_partition_range_end": partitions[-1],
-            "retrain/trigger": "main_job",
-        },
-    )
-    if not result.success:
-        echo("raw ingest run failed; see the run in the Dagster UI")
-        sys.exit(1)
-    echo(f"raw: {len(partitions)} partitions ingested in one run ({result.run_id[:8]})")
-
+    The raw partitions must already be ingested (the closed loop serves the landing sensor's
+    first requests as one range run). `run_config` is the retrain run's (default: quiet logs).
+    """
     validate = defs.resolve_job_def(validate_job_name(contract))
     checks: dict[str, dict[str, bool]] = {}
-    for i, partition in enumerate(partitions, 1):
+    for i, partition in enumerate(sorted(partitions), 1):
         run = validate.execute_in_process(
             instance=instance,
             partition_key=partition,
             raise_on_error=False,
             run_config=QUIET,
-            tags={"retrain/trigger": "main_job"},
+            tags={"retrain/trigger": TRIGGER},
         )
         checks[partition] = {e.check_name: e.passed for e in run.get_asset_check_evaluations()}
         if i % 10 == 0 or i == len(partitions):
             echo(f"validated {i}/{len(partitions)} partitions")
-
-    freshness = defs.resolve_job_def(freshness_job_name(contract)).execute_in_process(
-        instance=instance, run_config=QUIET, raise_on_error=False
+    dataset = _features_and_dataset(defs, contract, instance, partitions, echo)
+    if dataset is None:
+        return BackfillResult(checks, None, None)
+    echo(dataset)
+    outcome = run_retrain_cycle(
+        defs,
+        contract,
+        instance,
+        tags={"retrain/trigger": TRIGGER, "retrain/reason": "first training of the demo"},
+        run_config=dict(run_config or QUIET),
+        asset_selection=model_asset_keys(contract),
+        echo=echo,
     )
-    for evaluation in freshness.get_asset_check_evaluations():
-        age = evaluation.metadata.get("age_hours")
-        echo(
-            f"freshness of validated {contract.dataset}: "
-            f"{'pass' if evaluation.passed else 'FAIL'} (newest event "
-            f"{age.value if age else '?'} h old)"
-        )
-
-    dataset_line = _features_and_dataset(defs, contract, instance, partitions, echo)
-    if dataset_line is not None:
-        echo(dataset_line)
-        candidate = mk.candidate_model_key(contract).to_python_identifier()
-        run_retrain_cycle(
-            defs,
-            contract,
-            instance,
-            tags={"retrain/trigger": "main_job", "retrain/reason": "first training of the demo"},
-            run_config={**QUIET, "ops": {candidate: {"config": {"folds": 2}}}},
-            asset_selection=model_asset_keys(contract),
-            echo=echo,
-        )
-
-    summary = partition_summary(
-        raw_uri=table_uri(home.lake_uri, keys.RAW, contract.dataset),
-        validated_uri=table_uri(home.lake_uri, keys.VALIDATED, contract.dataset),
-        quarantine_uri=table_uri(home.lake_uri, keys.VALIDATED, keys.quarantine_table(contract)),
-        storage_options=home.lake_storage_options,
-    ).filter(pl.col("partition").is_in(partitions))
-    table = summary.with_columns(
-        pl.col("partition")
-        .map_elements(lambda p: _check_cell(checks.get(p, {})), return_dtype=pl.String)
-        .alias("checks")
-    )
-    return MainJobResult(table, dataset_line)
-
-
-@dataclass(frozen=True)
-class MainJobResult:
-    summary: pl.DataFrame
-    dataset: str | None
+    return BackfillResult(checks, dataset, outcome)
 
 
 def _features_and_dataset(
     defs: dg.Definitions,
     contract: DatasetContract,
     instance: dg.DagsterInstance,
-    partitions: list[str],
+    partitions: Sequence[str],
     echo: Callable[[str], None],
 ) -> str | None:
     """Build every view's features over the range in one run, then freeze a training set."""
     if not contract.feature_views:
         return None
+    tags = {"retrain/trigger": TRIGGER}
     registry = defs.resolve_job_def(feature_store_job_name(contract)).execute_in_process(
-        instance=instance, run_config=QUIET, tags={"retrain/trigger": "main_job"}
+        instance=instance, run_config=QUIET, tags=tags
     )
     applied = registry.get_asset_materialization_events()[0].materialization.metadata
     echo(f"feast apply: {', '.join(f'{k}={v.value}' for k, v in applied.items() if k in APPLIED)}")
     features = defs.resolve_job_def(features_job_name(contract)).execute_in_process(
-        instance=instance,
-        run_config=QUIET,
-        tags={
-            "dagster/asset_partition_range_start": partitions[0],
-            "dagster/asset_partition_range_end": partitions[-1],
-            "retrain/trigger": "main_job",
-        },
+        instance=instance, run_config=QUIET, tags={**range_tags(partitions), **tags}
     )
+    echo(f"features: {len(partitions)} partitions built in one run ({features.run_id[:8]})")
     online = {
         e.materialization.asset_key: e.materialization.metadata
         for e in features.get_asset_materialization_events()
         if e.materialization.asset_key.path[-1].endswith("_online")
     }
-    echo(f"features: {len(partitions)} partitions built in one run ({features.run_id[:8]})")
     for meta in online.values():
         echo(
             f"online store: {meta['entities'].value:,} entities, "
@@ -210,7 +153,7 @@ def _features_and_dataset(
             f"{meta['write_seconds'].value:.2f} s"
         )
     frozen = defs.resolve_job_def(training_dataset_job_name(contract)).execute_in_process(
-        instance=instance, run_config=QUIET, tags={"retrain/trigger": "main_job"}
+        instance=instance, run_config=QUIET, tags=tags
     )
     meta = frozen.get_asset_materialization_events()[0].materialization.metadata
     return (
@@ -219,22 +162,3 @@ def _features_and_dataset(
         f"window {meta['window_start'].value}..{meta['window_end'].value}, "
         f"split {meta['split_rows'].value}"
     )
-
-
-def _check_cell(results: dict[str, bool]) -> str:
-    if not results:
-        return "not run"
-    failed = [CHECK_ABBREVIATIONS[name] for name in PARTITION_CHECKS if results.get(name) is False]
-    return "all pass" if not failed else "FAIL " + ",".join(failed)
-
-
-def format_summary(summary: pl.DataFrame) -> str:
-    with pl.Config(
-        tbl_rows=-1,
-        tbl_cols=-1,
-        tbl_width_chars=200,
-        tbl_hide_dataframe_shape=True,
-        tbl_hide_column_data_types=True,
-        fmt_str_lengths=40,
-    ):
-        return str(summary)

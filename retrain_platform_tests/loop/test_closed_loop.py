@@ -1,0 +1,88 @@
+"""A small closed loop end to end: backfill, then the real sensors and automation day by day.
+
+Ten backfilled days train the first champion; six more land one by one, with covariate and
+concept drift from the fifteenth day and a renamed column on the twelfth. Real Dagster instance,
+Delta tables, MLflow registry and Feast online store under a temporary platform home. What is
+asserted is what the loop must show: calm days without a retrain, a drift-triggered retrain
+that passes the gate, a bad partition whose blocking checks stop its downstream automation, one
+timeline row per day, and a report with its plots.
+"""
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from retrain_platform.closed_loop import LoopOptions, LoopResult, run_closed_loop
+from retrain_platform.core.loop_report import PLOT_IDS
+from retrain_platform.core.synthetic import Fault
+from retrain_platform_tests.homes import isolate_home
+
+START = date(2026, 6, 1)
+BACKFILL_DAYS, DAILY_DAYS, DRIFT_DAY = 10, 6, 14
+BAD_DAY = (START + timedelta(days=11)).isoformat()
+
+
+@pytest.fixture(scope="module")
+def loop(tmp_path_factory: pytest.TempPathFactory, contract) -> LoopResult:
+    with pytest.MonkeyPatch.context() as env:
+        home = isolate_home(env, Path(tmp_path_factory.mktemp("loop")) / "home")
+        options = LoopOptions(
+            days=BACKFILL_DAYS + DAILY_DAYS,
+            backfill_days=BACKFILL_DAYS,
+            rows_per_day=3_000,
+            drift_day=DRIFT_DAY,
+            faults=(Fault("renamed_column", date.fromisoformat(BAD_DAY)),),
+            start=START,
+            retrain_every_days=None,
+        )
+        return run_closed_loop(contract, home, options, echo=lambda _line: None)
+
+
+@pytest.mark.slow
+def test_timeline_has_one_row_per_simulated_day(loop):
+    expected = [(START + timedelta(days=BACKFILL_DAYS + i)).isoformat() for i in range(DAILY_DAYS)]
+    assert loop.timeline.get_column("day").to_list() == expected
+    assert loop.timeline.get_column("champion").null_count() == 0
+
+
+@pytest.mark.slow
+def test_some_days_pass_without_a_retrain(loop):
+    quiet = loop.timeline.filter(pl.col("decision") == "no retrain")
+    assert quiet.height > 0
+    assert quiet.get_column("retrain_run_id").null_count() == quiet.height
+    # the sensor's reason is recorded for days without a retrain too
+    assert quiet.get_column("reason").null_count() == 0
+
+
+@pytest.mark.slow
+def test_drift_triggers_a_retrain_that_passes_the_gate(loop):
+    drift_start = (START + timedelta(days=DRIFT_DAY)).isoformat()
+    drifted = loop.timeline.filter((pl.col("trigger") == "drift") & (pl.col("day") >= drift_start))
+    assert drifted.height >= 1
+    first = drifted.row(0, named=True)
+    assert first["decision"] == "retrain" and first["gate"] == "passed"
+    assert first["max_psi"] > 0.25 and first["reason"].startswith(f"drift on {first['day']}")
+    assert first["champion"] == first["challenger"] > 1
+    cycles = loop.cycles.filter(pl.col("trigger") == "drift")
+    assert cycles.get_column("candidate_roc_auc").null_count() == 0
+
+
+@pytest.mark.slow
+def test_blocking_checks_stop_the_bad_partition(loop):
+    bad = loop.timeline.filter(pl.col("day") == BAD_DAY).row(0, named=True)
+    assert bad["blocked"] is True and "matches_schema" in bad["checks_failed"]
+    assert bad["quarantined"] > 0
+    assert bad["max_psi"] is None  # no features, hence no drift report, for that partition
+    good = loop.timeline.filter(pl.col("day") != BAD_DAY)
+    assert good.get_column("max_psi").null_count() == 0
+
+
+@pytest.mark.slow
+def test_report_is_one_file_with_its_plots(loop):
+    text = loop.report.read_text(encoding="utf-8")
+    for plot in PLOT_IDS:
+        assert f'id="{plot}"' in text
+    assert text.count("data:image/png;base64,") == len(PLOT_IDS)
+    assert "Gate rejection rate" in text
