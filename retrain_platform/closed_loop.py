@@ -18,10 +18,9 @@ No step decides anything itself: which partitions run and when a retrain happens
 sensors and conditions request, exactly as the daemon would launch it.
 
 Simulated time: a day's file arrives one hour after the day ends, and that moment is "now" for the
-automation evaluation (labels due, new partitions). The retrain sensor reads the wall clock for the
-model age and the cooldown and takes past retrains' times from their runs' creation times; a
-simulated day lasts seconds of wall time, so its tick runs under `retrain_sensor_clock`, which
-pins both to simulated time (see there).
+automation evaluation (labels due, new partitions) and for the retrain sensor, whose `clock`
+resource is fixed at it (model age, cooldown: each retrain request carries the time it was asked
+for). A simulated day lasts seconds of wall time; nothing else about the sensors changes.
 """
 
 from __future__ import annotations

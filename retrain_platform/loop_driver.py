@@ -8,16 +8,13 @@ what they request on the instance, tagged as the daemon tags its runs. It decide
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from unittest import mock
 
 import dagster as dg
 
-from retrain_platform import retrain_sensor as retrain_sensor_module
 from retrain_platform.assets import keys
 from retrain_platform.assets import monitoring as mon
 from retrain_platform.automation import AUTOMATION_SENSOR_NAME
@@ -26,6 +23,7 @@ from retrain_platform.core import loop_timeline as lt
 from retrain_platform.core.monitoring_reference import champion_version
 from retrain_platform.core.partitions import partition_end
 from retrain_platform.main_job import QUIET, range_tags
+from retrain_platform.resources import ClockResource
 from retrain_platform.retrain_sensor import retrain_sensor_name
 from retrain_platform.sensors import landing_sensor_name
 from retrain_platform.tracking import MlflowResource
@@ -36,51 +34,16 @@ MAX_AUTOMATION_ROUNDS = 6  # evaluations per day; each round's runs may make the
 
 @dataclass
 class SimulatedClock:
-    """The loop's simulated "now", and the wall instant at which each simulated moment began."""
+    """The loop's simulated "now"."""
 
-    marks: list[tuple[datetime, datetime]] = field(default_factory=list)
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def set(self, simulated: datetime) -> None:
-        self.marks.append((datetime.now(UTC), simulated))
+        self.now = simulated
 
-    @property
-    def now(self) -> datetime:
-        return self.marks[-1][1]
-
-    def simulated(self, wall: datetime) -> datetime:
-        """The simulated time at a wall instant (that of the simulated moment it fell in)."""
-        earlier = [sim for mark, sim in self.marks if mark <= wall]
-        return earlier[-1] if earlier else self.marks[0][1]
-
-
-@contextmanager
-def retrain_sensor_clock(clock: SimulatedClock) -> Iterator[None]:
-    """Pin the retrain sensor's clock to the simulated time for one tick.
-
-    The sensor gets "now" from `datetime.now(UTC)` and a past retrain's request time from its
-    run's creation time, both wall time. Without this, the first champion (trained on the first
-    days) would read as months old at once and every retrain after the first would be held by the
-    cooldown, since the whole loop lasts minutes of wall time. Here "now" is the simulated time and
-    each run's creation time maps to the simulated time it was created in. This bridges until the
-    sensor takes its evaluation time from a documented seam (a clock resource and a request-time
-    tag); the decision rules themselves are untouched.
-    """
-    wall_aware = retrain_sensor_module._aware
-
-    class _SimulatedDatetime(datetime):
-        @classmethod
-        def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
-            moment = clock.now
-            return moment.astimezone(tz) if tz else moment.replace(tzinfo=None)
-
-    def simulated_aware(moment: datetime | float) -> datetime:
-        return clock.simulated(wall_aware(moment))
-
-    with (
-        mock.patch.object(retrain_sensor_module, "datetime", _SimulatedDatetime),
-        mock.patch.object(retrain_sensor_module, "_aware", simulated_aware),
-    ):
-        yield
+    def resource(self) -> ClockResource:
+        """The clock the retrain sensor reads, fixed at the simulated now."""
+        return ClockResource(fixed_at=self.now.isoformat())
 
 
 def arrival(contract: DatasetContract, day: str) -> datetime:
@@ -108,7 +71,7 @@ class LoopDriver:
             instance=self.instance,
             cursor=self.cursors.get(sensor.name),
             definitions=self.defs,
-            resources=self.defs.resources,
+            resources={**self.defs.resources, "clock": self.clock.resource()},
         )
         result = sensor.evaluate_tick(context)
         self.cursors[sensor.name] = result.cursor
@@ -178,8 +141,7 @@ class LoopDriver:
         return results
 
     def retrain_tick(self) -> Any:
-        with retrain_sensor_clock(self.clock):
-            return self._tick(self.retrain)
+        return self._tick(self.retrain)
 
     def champion(self) -> int | None:
         """The registry version the champion alias points to now."""

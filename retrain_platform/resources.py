@@ -1,6 +1,7 @@
 """Dagster resources for the systems the data layers touch: the lake and the landing zone."""
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -39,6 +40,22 @@ class DeltaLakeResource(dg.ConfigurableResource):
         return table_uri(self.root_uri, layer, dataset)
 
 
+class ClockResource(dg.ConfigurableResource):
+    """What the platform's time-based decisions (model age, cooldown, labels due) read as "now".
+
+    The wall clock unless `fixed_at` is set: a replay or simulation (the closed-loop demo, a test)
+    evaluates the real sensors at the moment it simulates by passing a clock fixed there.
+    """
+
+    fixed_at: str | None = Field(None, description="ISO-8601 instant; empty: the wall clock.")
+
+    def now(self) -> datetime:
+        if not self.fixed_at:
+            return datetime.now(UTC)
+        moment = datetime.fromisoformat(self.fixed_at)
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 class LandingZoneResource(dg.ConfigurableResource):
     """Where files land, where unreadable ones are moved, and where the landing index is kept."""
 
@@ -68,6 +85,7 @@ def default_resources(home: HomeLayout) -> dict[str, dg.ConfigurableResource]:
         "feast": FeastResource(home=str(home.home)),
         "mlflow": default_mlflow_resource(home),
         "notifier": notifier_from_env(),
+        "clock": ClockResource(),
     }
 
 

@@ -14,6 +14,7 @@ per episode. A "no retrain" outcome is appended to the decision history when its
 
 import json
 import math
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
@@ -41,12 +42,13 @@ from retrain_platform.core.triggers import (
     decide,
 )
 from retrain_platform.model_defs import retrain_job_name
-from retrain_platform.resources import DeltaLakeResource
+from retrain_platform.resources import ClockResource, DeltaLakeResource
 from retrain_platform.tracking import MlflowResource
 
 ROW_COUNT = "dagster/row_count"  # the validated asset's row count metadata
 EPISODE_TAG = "retrain/episode"
 MAX_PSI_TAG = "retrain/max_psi"
+REQUESTED_AT_TAG = "retrain/requested_at"  # the sensor's "now" when it asked (cooldown reads it)
 NO_RETRAIN = "no_retrain"
 NO_TRIGGER = "none"
 REPORTS_READ = 200  # newest materializations read per monitoring asset and tick
@@ -146,6 +148,13 @@ def _aware(moment: datetime | float) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _requested_at(tags: Mapping[str, str], created: datetime | float) -> datetime:
+    """When the sensor asked for a retrain: its `retrain/requested_at` tag (its clock), else the
+    run's creation time (runs launched by hand)."""
+    text = tags.get(REQUESTED_AT_TAG)
+    return _aware(datetime.fromisoformat(text)) if text else _aware(created)
+
+
 def _runs(instance: dg.DagsterInstance, contract: DatasetContract):
     records = instance.get_run_records(
         filters=dg.RunsFilter(job_name=retrain_job_name(contract)), limit=RUNS_READ
@@ -161,7 +170,7 @@ def _runs(instance: dg.DagsterInstance, contract: DatasetContract):
                     trigger=tags[TRIGGER_TAG],
                     episode=tags[EPISODE_TAG],
                     max_psi=float(psi) if psi else None,
-                    requested_at=_aware(record.create_timestamp),
+                    requested_at=_requested_at(tags, record.create_timestamp),
                 )
             )
     return in_flight, tuple(past)
@@ -200,12 +209,13 @@ def gather_state(
     )
 
 
-def request_tags(decision: Decision) -> dict[str, str]:
+def request_tags(decision: Decision, now: datetime) -> dict[str, str]:
     """The run tags of a triggered retrain (read back by the candidate, gate and sensor)."""
     tags = {
         TRIGGER_TAG: decision.trigger or NO_TRIGGER,
         REASON_TAG: decision.reason,
         EPISODE_TAG: decision.episode or "",
+        REQUESTED_AT_TAG: now.isoformat(),
     }
     if decision.max_psi is not None:
         tags[MAX_PSI_TAG] = f"{decision.max_psi:.6f}"
@@ -244,9 +254,12 @@ def build_retrain_sensor(
         ),
     )
     def retrain_sensor(
-        context: dg.SensorEvaluationContext, mlflow: MlflowResource, lake: DeltaLakeResource
+        context: dg.SensorEvaluationContext,
+        mlflow: MlflowResource,
+        lake: DeltaLakeResource,
+        clock: ClockResource,
     ) -> dg.SensorResult:
-        now = datetime.now(UTC)
+        now = clock.now()
         state = gather_state(
             context.instance, contract, mlflow.store(), mlflow.registry_model_name(contract), now
         )
@@ -259,7 +272,7 @@ def build_retrain_sensor(
                     dg.RunRequest(
                         run_key=decision.run_key,
                         job_name=job_name,
-                        tags=request_tags(decision),
+                        tags=request_tags(decision, now),
                     )
                 ],
                 cursor=json.dumps(cursor),

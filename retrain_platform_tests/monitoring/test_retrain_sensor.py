@@ -25,7 +25,7 @@ from retrain_platform.core.metrics import classification_metrics
 from retrain_platform.core.mlflow_store import MlflowStore
 from retrain_platform.core.registry import CHAMPION
 from retrain_platform.core.synthetic import DriftSpec, generate_day
-from retrain_platform.resources import DeltaLakeResource
+from retrain_platform.resources import ClockResource, DeltaLakeResource
 from retrain_platform.retrain_sensor import build_retrain_sensor
 from retrain_platform.tracking import MlflowResource
 from retrain_platform_tests.models.helpers import with_policy
@@ -106,6 +106,7 @@ def tick(sensor, instance, home, store, cursor=None):
                 tracking_uri=store.tracking_uri, artifact_root=store.artifact_root
             ),
             "lake": DeltaLakeResource(root_uri=home.lake_uri),
+            "clock": ClockResource(),
         },
     )
     return sensor.evaluate_tick(context)
