@@ -117,12 +117,13 @@ class LoopOptions:
 
 
 def loop_contract(contract: DatasetContract, options: LoopOptions) -> DatasetContract:
-    """`contract`, with the new-labelled-data trigger of `options` if its policy has none."""
-    policy = contract.policy
-    if options.retrain_every_days is None or policy.retrain_on_new_labelled_rows is not None:
-        return contract
-    rows = options.retrain_every_days * options.rows_per_day
-    return replace(contract, policy=replace(policy, retrain_on_new_labelled_rows=rows))
+    """`contract`, with the new-labelled-data trigger of `options` if its policy has none, and
+    Evidently's HTML rendered for drifted partitions only (seconds a day otherwise)."""
+    policy = replace(contract.policy, drift_html="on_drift")
+    if options.retrain_every_days is not None and policy.retrain_on_new_labelled_rows is None:
+        rows = options.retrain_every_days * options.rows_per_day
+        policy = replace(policy, retrain_on_new_labelled_rows=rows)
+    return replace(contract, policy=policy)
 
 
 @dataclass(frozen=True)

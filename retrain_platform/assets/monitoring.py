@@ -3,8 +3,8 @@
 `monitoring/<dataset>_drift` compares a partition's model features with the champion's training
 reference (fast numpy path: PSI and KS per feature, prediction drift), then writes Evidently's
 HTML report on bounded samples. Windowed features whose window reaches before the first
-validated partition are left out of a partition's drift and recorded as warming up (see
-`core.drift`); the prediction drift of such a partition is flagged as warming up too, since the
+validated partition, or over a partition whose data were all refused (a gap), are left out of a
+partition's drift and recorded as warming up (see `core.drift`); the prediction drift of such a partition is flagged as warming up too, since the
 model reads those features, and the retrain sensor then ignores it.
 
 `monitoring/<dataset>_performance` scores the champion on a partition once its labels are known;
@@ -31,6 +31,7 @@ from retrain_platform.core.drift import (
     evidently_report,
     feature_reach,
     prediction_drift,
+    reaching_gaps,
     sample_rows,
     warming_up,
 )
@@ -110,16 +111,34 @@ def _partition_features(
     )
 
 
+def _partition_keys(uri: str, lake: DeltaLakeResource) -> set[str]:
+    try:
+        table = DeltaTable(uri, storage_options=lake.storage_options)
+    except TableNotFoundError:
+        return set()
+    return {p[PARTITION] for p in table.partitions() if p.get(PARTITION)}
+
+
 def history_start(contract: DatasetContract, lake: DeltaLakeResource) -> datetime | None:
     """Start of the first validated partition: where the data's history begins."""
-    try:
-        table = DeltaTable(
-            lake.uri(keys.VALIDATED, contract.dataset), storage_options=lake.storage_options
-        )
-    except TableNotFoundError:
-        return None
-    keys_ = [p[PARTITION] for p in table.partitions() if p.get(PARTITION)]
+    keys_ = _partition_keys(lake.uri(keys.VALIDATED, contract.dataset), lake)
     return partition_start(min(keys_), contract.partitioning.grain) if keys_ else None
+
+
+def history_gaps(
+    contract: DatasetContract, lake: DeltaLakeResource
+) -> list[tuple[datetime, datetime]]:
+    """Partitions whose data arrived but were all refused: rows in quarantine, none validated.
+
+    A partition that simply had no events is not a gap (windows over it are as they should be);
+    one whose file was refused is, until a corrected file fills it.
+    """
+    grain = contract.partitioning.grain
+    validated = _partition_keys(lake.uri(keys.VALIDATED, contract.dataset), lake)
+    refused = _partition_keys(lake.uri(keys.VALIDATED, keys.quarantine_table(contract)), lake)
+    return [
+        (partition_start(k, grain), partition_end(k, grain)) for k in sorted(refused - validated)
+    ]
 
 
 def _no_champion(contract: DatasetContract) -> dg.MaterializeResult:
@@ -177,11 +196,10 @@ def build_drift_report_asset(contract: DatasetContract) -> dg.AssetsDefinition:
             storage_options=lake.storage_options,
             complete_from=complete_from(reach, first) if first else None,
         )
-        warm = (
-            warming_up(reach, first, partition_start(partition, contract.partitioning.grain))
-            if first
-            else {}
-        )
+        start = partition_start(partition, contract.partitioning.grain)
+        warm = warming_up(reach, first, start) if first else {}
+        for name, complete in reaching_gaps(reach, history_gaps(contract, lake), start).items():
+            warm[name] = max(complete, warm.get(name, complete))
         summary = drift_summary(
             current,
             reference.profile,
@@ -230,7 +248,11 @@ def build_drift_report_asset(contract: DatasetContract) -> dg.AssetsDefinition:
             )
         )
         scored = {f.name for f in summary.features if f.scored}
-        metadata |= _evidently(contract, partition, current, reference, scored, context)
+        html = policy.drift_html
+        if html == "always" or (html == "on_drift" and metadata["drifted"]):
+            metadata |= _evidently(contract, partition, current, reference, scored, context)
+        else:
+            metadata["report"] = f"not rendered (policy drift_html: {html})"
         return dg.MaterializeResult(metadata=metadata)  # type: ignore[arg-type]
 
     return drift_report

@@ -16,6 +16,7 @@ import yaml
 
 from retrain_platform.contracts.feature_views import parse_feature_views
 from retrain_platform.contracts.model import (
+    DRIFT_HTML_MODES,
     DTYPES,
     GATE_METHODS,
     GRAINS,
@@ -245,6 +246,7 @@ _POLICY_FIELDS: dict[str, Callable[[Any], Any]] = {
     "drift_psi_threshold": float,
     "drift_ks_threshold": float,
     "drift_row_cap": int,
+    "drift_html": str,
     "max_model_age_days": int,
     "gate_method": str,
     "bootstrap_resamples": int,
@@ -279,6 +281,9 @@ def _policy(r: _Reader, column_names: set[str]) -> Policy:
         p.fail("must be between 0 and 1 (exclusive)", p.sub("bootstrap_confidence"))
     if values.get("bootstrap_resamples", Policy.bootstrap_resamples) < 100:
         p.fail("needs at least 100 resamples", p.sub("bootstrap_resamples"))
+    if values.get("drift_html", Policy.drift_html) not in DRIFT_HTML_MODES:
+        choices = ", ".join(DRIFT_HTML_MODES)
+        p.fail(f"{values['drift_html']!r} is not one of {choices}", p.sub("drift_html"))
     if values.get("retrain_on_new_labelled_rows", 1) < 1:
         p.fail("must be a positive number of rows", p.sub("retrain_on_new_labelled_rows"))
     max_age = p.get("max_feature_age")

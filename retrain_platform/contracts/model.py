@@ -29,6 +29,7 @@ GRAINS = ("hourly", "daily", "weekly", "monthly")
 # How the evaluation gate compares a challenger with the champion: point estimates against the
 # allowed regression, or a paired bootstrap interval that must clear it.
 GATE_METHODS = ("threshold", "bootstrap")
+DRIFT_HTML_MODES = ("always", "on_drift", "never")
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,9 @@ class Policy:
     drift_psi_threshold: float = 0.25
     drift_ks_threshold: float = 0.2
     drift_row_cap: int = 50_000
+    # When the drift report renders Evidently's HTML (seconds per partition): always, only for
+    # partitions that drifted, or never. The numbers the triggers read are computed either way.
+    drift_html: str = "always"
     max_model_age_days: int = 30
     max_feature_age: timedelta | None = None
     gate_method: str = "threshold"

@@ -130,6 +130,29 @@ def warming_up(
     }
 
 
+def reaching_gaps(
+    reach: Mapping[str, timedelta],
+    gaps: Sequence[tuple[datetime, datetime]],
+    partition_start: datetime,
+) -> dict[str, datetime]:
+    """Features whose window, from `partition_start`, covers a gap in the history.
+
+    A gap is a partition (start, end) without validated rows, e.g. one whose file was refused:
+    a window over it counts fewer events than it should, which reads as drift of the window
+    features for as long as they reach back to it, although nothing changed in the data that
+    did arrive. Returns each such feature with the time from which its values are complete again
+    (the gap's end plus the window).
+    """
+    out: dict[str, datetime] = {}
+    for name, span in reach.items():
+        covered = [
+            end for start, end in gaps if start < partition_start and end > partition_start - span
+        ]
+        if span > timedelta(0) and covered:
+            out[name] = max(covered) + span
+    return out
+
+
 # --- profile ----------------------------------------------------------------------------------
 
 

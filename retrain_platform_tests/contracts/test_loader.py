@@ -47,6 +47,12 @@ def test_new_labelled_rows_trigger_is_off_unless_the_policy_sets_it(contract, tm
     assert load_contract(path).policy.retrain_on_new_labelled_rows == 50_000
 
 
+def test_drift_html_defaults_to_always_and_takes_on_drift(contract, tmp_path):
+    assert contract.policy.drift_html == "always"
+    path = _write(tmp_path, lambda raw: raw["policy"].update(drift_html="on_drift"))
+    assert load_contract(path).policy.drift_html == "on_drift"
+
+
 def _set_feature(index, **values):
     return lambda raw: raw["features"][index].update(values)
 
@@ -96,6 +102,10 @@ def _set_feature(index, **values):
         (
             lambda raw: raw["policy"].update(retrain_on_new_labelled_rows=0),
             r"policy\.retrain_on_new_labelled_rows: must be a positive number of rows",
+        ),
+        (
+            lambda raw: raw["policy"].update(drift_html="sometimes"),
+            r"policy\.drift_html: 'sometimes' is not one of always, on_drift, never",
         ),
         (
             lambda raw: raw["policy"].update(retrain_on_new_labelled_rows="many"),

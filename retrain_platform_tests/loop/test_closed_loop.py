@@ -86,3 +86,18 @@ def test_report_is_one_file_with_its_plots(loop):
         assert f'id="{plot}"' in text
     assert text.count("data:image/png;base64,") == len(PLOT_IDS)
     assert "Gate rejection rate" in text
+
+
+@pytest.mark.slow
+def test_evidently_html_is_rendered_for_drifted_partitions_only(loop, contract):
+    from retrain_platform.assets.monitoring import drift_report_path
+
+    days = loop.timeline.filter(pl.col("max_psi").is_not_null())
+    drifted = days.filter(pl.col("max_psi") > contract.policy.drift_psi_threshold)
+    calm = days.filter(pl.col("max_psi") <= contract.policy.drift_psi_threshold)
+    assert drifted.height > 0 and calm.height > 0
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("RETRAIN_HOME", str(loop.report.parents[2]))  # <home>/reports/closed_loop/
+        assert all(drift_report_path(contract, d).is_file() for d in drifted["day"])
+        # a calm partition may still have drifted predictions (then it has its HTML too)
+        assert not all(drift_report_path(contract, d).is_file() for d in calm["day"])

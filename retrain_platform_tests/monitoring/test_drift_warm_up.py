@@ -16,6 +16,7 @@ from retrain_platform.core.drift import (
     complete_from,
     drift_summary,
     feature_reach,
+    reaching_gaps,
     warming_up,
 )
 from retrain_platform.core.features import build_features
@@ -138,3 +139,20 @@ def test_reference_keeps_only_complete_windows(contract, setup):
     assert profile.numeric["amount_count_7d"].rows == complete.height < frame.height
     unfiltered = build_reference_profile(frame, names, [], row_cap=10**6, seed=0)
     assert unfiltered.fingerprint != profile.fingerprint  # another cache entry
+
+
+def test_a_refused_partition_is_a_gap_for_the_windows_that_cover_it():
+    day = timedelta(days=1)
+    gap = (datetime(2026, 3, 5, tzinfo=UTC), datetime(2026, 3, 6, tzinfo=UTC))
+    reach = {"count_7d": 7 * day, "mean_1h": timedelta(hours=1), "ratio": timedelta(0)}
+    # the day after the gap: its first hour's 1-hour windows reach into the gap too
+    assert reaching_gaps(reach, [gap], gap[1]) == {
+        "count_7d": gap[1] + 7 * day,
+        "mean_1h": gap[1] + timedelta(hours=1),
+    }
+    assert reaching_gaps(reach, [gap], gap[1] + day) == {"count_7d": gap[1] + 7 * day}
+    # the last day whose window still covers it, and the first one clear of it
+    assert "count_7d" in reaching_gaps(reach, [gap], gap[1] + 6 * day)
+    assert reaching_gaps(reach, [gap], gap[1] + 7 * day) == {}
+    # a gap after the partition does not matter
+    assert reaching_gaps(reach, [gap], gap[0] - day) == {}
