@@ -22,7 +22,7 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	@mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $@
 
 # The closed loop: backfill, then the sensors and automation decide day by day (options:
-# `make demo DEMO_ARGS="--days 90 --drift-day 60"`, see `retrain-platform demo --help`).
+# `make demo DEMO_ARGS="--days 70 --drift-day 45"`, see `retrain-platform demo --help`).
 DEMO_ARGS ?=
 demo: install $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/retrain-platform demo $(DEMO_ARGS)

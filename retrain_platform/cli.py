@@ -96,7 +96,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def _add_demo_options(parser: argparse.ArgumentParser) -> None:
     _add_contract_option(parser)
-    parser.add_argument("--days", type=int, default=70, help="simulated days in all (default 70)")
+    parser.add_argument("--days", type=int, default=90, help="simulated days in all (default 90)")
     parser.add_argument(
         "--backfill-days",
         type=int,
@@ -111,8 +111,8 @@ def _add_demo_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--drift-day",
         type=int,
-        default=45,
-        help="index of the first drifted day, or -1 for no drift (default 45)",
+        default=60,
+        help="index of the first drifted day, or -1 for no drift (default 60)",
     )
     parser.add_argument("--drift-kind", choices=["covariate", "concept", "both"], default="both")
     parser.add_argument("--drift-strength", type=float, default=1.0)

@@ -71,10 +71,10 @@ class LoopOptions:
     more labelled data of the new regime has arrived (None: the contract's policy as it is).
     """
 
-    days: int = 70
+    days: int = 90
     backfill_days: int = 30
     rows_per_day: int = 3_000
-    drift_day: int | None = 45
+    drift_day: int | None = 60
     drift_kind: str = "both"
     drift_strength: float = 1.0
     seed: int = 7
