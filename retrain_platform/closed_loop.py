@@ -42,6 +42,7 @@ from retrain_platform.core import loop_timeline as lt
 from retrain_platform.core.decisions import read_decisions
 from retrain_platform.core.lake import table_uri
 from retrain_platform.core.loop_report import write_report
+from retrain_platform.core.summary import partition_summary
 from retrain_platform.core.synthetic import DriftSpec, Fault, GeneratedFile, write_landing_files
 from retrain_platform.definitions import build_definitions
 from retrain_platform.home import HomeLayout
@@ -284,6 +285,16 @@ def _decide(driver: LoopDriver, tick: Any, facts: dict[str, Any], options: LoopO
     facts["champion"] = outcome.champion_version or driver.champion()
 
 
+def _partition_table(home: HomeLayout, contract: DatasetContract) -> pl.DataFrame:
+    """Every partition's rows through the layers, read from the lake's tables."""
+    return partition_summary(
+        raw_uri=table_uri(home.lake_uri, keys.RAW, contract.dataset),
+        validated_uri=table_uri(home.lake_uri, keys.VALIDATED, contract.dataset),
+        quarantine_uri=table_uri(home.lake_uri, keys.VALIDATED, keys.quarantine_table(contract)),
+        storage_options=home.lake_storage_options,
+    )
+
+
 def _finish(
     home: HomeLayout,
     contract: DatasetContract,
@@ -310,6 +321,9 @@ def _finish(
         rejection_window=options.rejection_window,
         title=f"Closed loop: {contract.dataset}",
     )
+    echo("per partition (rows landed, in raw, valid, quarantined by reason, duplicates removed):")
+    echo(lt.format_table(_partition_table(home, contract)))
+    echo("timeline of the daily phase:")
     echo(lt.format_timeline(timeline))
     seconds = time.perf_counter() - started
     return LoopResult(timeline, cycles, report, rate, seconds)

@@ -198,12 +198,17 @@ def format_timeline(timeline: pl.DataFrame, *, reason_width: int = 60) -> str:
         .alias("decision"),
         pl.col("reason").str.slice(0, reason_width),
     ).select(TABLE_COLUMNS)
+    return format_table(table, text_width=reason_width)
+
+
+def format_table(frame: pl.DataFrame, *, text_width: int = 60) -> str:
+    """`frame` as a printable table: every row and column, no shape or dtype lines."""
     with pl.Config(
         tbl_rows=-1,
         tbl_cols=-1,
         tbl_width_chars=400,
         tbl_hide_dataframe_shape=True,
         tbl_hide_column_data_types=True,
-        fmt_str_lengths=reason_width,
+        fmt_str_lengths=text_width,
     ):
-        return str(table)
+        return str(frame)
