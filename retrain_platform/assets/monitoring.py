@@ -4,8 +4,9 @@
 reference (fast numpy path: PSI and KS per feature, prediction drift), then writes Evidently's
 HTML report on bounded samples. Windowed features whose window reaches before the first
 validated partition, or over a partition whose data were all refused (a gap), are left out of a
-partition's drift and recorded as warming up (see `core.drift`); the prediction drift of such a partition is flagged as warming up too, since the
-model reads those features, and the retrain sensor then ignores it.
+partition's drift and recorded as warming up (see `core.drift`); the prediction drift of such a
+partition is flagged as warming up too, since the model reads those features, and the retrain
+sensor then ignores it.
 
 `monitoring/<dataset>_performance` scores the champion on a partition once its labels are known;
 automation requests it when they fall due and again when the partition's data change. The

@@ -164,7 +164,8 @@ def write_online_redis(
     )
 
 
-def _decode(raw: bytes | None) -> Any:
+def decode_value(raw: bytes | None) -> Any:
+    """A serialized Feast `Value` as a Python value (None for a null or an absent cell)."""
     if not raw:
         return None
     value = ValueProto.FromString(raw)
@@ -199,7 +200,8 @@ def read_online_redis(
         event_time = datetime.fromtimestamp(stamp.seconds, tz=timezone.utc).replace(
             microsecond=stamp.nanos // 1_000
         )
-        out.append(({n: _decode(v) for n, v in zip(names, raw_values, strict=True)}, event_time))
+        values = {n: decode_value(v) for n, v in zip(names, raw_values, strict=True)}
+        out.append((values, event_time))
     return out
 
 

@@ -30,6 +30,7 @@ from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 from retrain_platform.contracts import DatasetContract
 from retrain_platform.contracts.model import FeatureView
 from retrain_platform.core.online_store import OnlineTable
+from retrain_platform.core.online_store_redis import decode_value
 
 _KEY_FIELDS = {
     ValueType.STRING: "string_val",
@@ -57,14 +58,6 @@ class OnlineLookup(Protocol):
 def feature_max_age(contract: DatasetContract, view: FeatureView) -> timedelta:
     """How old an online row may be: the contract's `policy.max_feature_age`, else the ttl."""
     return contract.policy.max_feature_age or view.ttl
-
-
-def _decode(raw: bytes | None) -> Any:
-    if not raw:
-        return None
-    value = ValueProto.FromString(raw)
-    kind = value.WhichOneof("val")
-    return None if kind is None or kind == "null_val" else getattr(value, kind)
 
 
 def _from_sqlite_seconds(seconds: int | None) -> datetime | None:
@@ -120,7 +113,7 @@ class DirectOnlineLookup:
             if name not in self.features:
                 continue
             values, newest = found.setdefault(key, ({}, seconds))
-            values[name] = _decode(raw)
+            values[name] = decode_value(raw)
             if seconds is not None and (newest is None or seconds > newest):
                 found[key] = (values, seconds)
         out: list[OnlineRow | None] = []
