@@ -12,7 +12,7 @@ from retrain_platform.contracts.feast_objects import feast_source_uri, features_
 from retrain_platform.contracts.model import FeatureView
 from retrain_platform.core import platform_columns as pc
 from retrain_platform.core.feature_layer import write_parquet_mirror
-from retrain_platform.core.features import build_features
+from retrain_platform.core.features import build_features, feature_columns
 from retrain_platform.core.ingest import conform_file
 from retrain_platform.core.lake import overwrite_partitions
 from retrain_platform.core.landing import LandingFile
@@ -52,3 +52,20 @@ def write_features(lake_uri: str, contract: DatasetContract, view: FeatureView,
     overwrite_partitions(uri, frame, partition_keys(frame))
     write_parquet_mirror(frame, partition_keys(frame), feast_source_uri(lake_uri, contract, view))
     return uri
+
+
+def served(feast, contract: DatasetContract, view: FeatureView,  # noqa: ANN001 - FeastResource
+           entities: pl.DataFrame) -> pl.DataFrame:
+    """What Feast's `get_online_features` answers for `entities`, typed like the features."""
+    keys = list(view.entity_keys)
+    answer = feast.online_features(contract, view, entities.select(keys).to_dicts())
+    schema = feature_columns(contract, view)
+    names = [*keys, *view.feature_names(contract.label_name)]
+    return pl.DataFrame({n: answer[n] for n in names}, schema={n: schema[n] for n in names})
+
+
+def features_only(
+    frame: pl.DataFrame, contract: DatasetContract, view: FeatureView
+) -> pl.DataFrame:
+    """The entity keys and the view's features of `frame`, in the order Feast serves them."""
+    return frame.select(*view.entity_keys, *view.feature_names(contract.label_name))

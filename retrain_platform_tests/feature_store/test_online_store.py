@@ -27,7 +27,7 @@ from retrain_platform.assets.feature_store import (
 )
 from retrain_platform.contracts.feast_objects import feature_view_name
 from retrain_platform.core import platform_columns as pc
-from retrain_platform.core.features import feature_columns, feature_table_name
+from retrain_platform.core.features import feature_table_name
 from retrain_platform.core.lake import overwrite_partitions, read_partitions
 from retrain_platform.core.online_store import (
     encode_values,
@@ -40,7 +40,13 @@ from retrain_platform.core.online_store import (
 from retrain_platform.feature_store import FeastResource
 from retrain_platform.partitions import partitions_for
 from retrain_platform.resources import DeltaLakeResource
-from retrain_platform_tests.feature_store import feature_rows, partition_keys, write_features
+from retrain_platform_tests.feature_store import (
+    feature_rows,
+    features_only,
+    partition_keys,
+    served,
+    write_features,
+)
 
 UTC = timezone.utc
 
@@ -61,19 +67,6 @@ def features(home, contract, view) -> pl.DataFrame:
 def expected_newest(frame: pl.DataFrame, contract, view) -> pl.DataFrame:
     keys = list(view.entity_keys)
     return frame.sort(contract.timestamp_name).group_by(keys, maintain_order=True).last().sort(keys)
-
-
-def served(feast: FeastResource, contract, view, entities: pl.DataFrame) -> pl.DataFrame:
-    """What Feast serves online for `entities`, typed like the features table."""
-    keys = list(view.entity_keys)
-    answer = feast.online_features(contract, view, entities.select(keys).to_dicts())
-    schema = feature_columns(contract, view)
-    names = [*keys, *view.feature_names(contract.label_name)]
-    return pl.DataFrame({n: answer[n] for n in names}, schema={n: schema[n] for n in names})
-
-
-def features_only(frame: pl.DataFrame, contract, view) -> pl.DataFrame:
-    return frame.select(*view.entity_keys, *view.feature_names(contract.label_name))
 
 
 VALUE_CASES = [

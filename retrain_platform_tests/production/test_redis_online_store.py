@@ -21,7 +21,6 @@ from polars.testing import assert_frame_equal
 
 from retrain_platform.contracts.feast_objects import feature_view_name
 from retrain_platform.core import platform_columns as pc
-from retrain_platform.core.features import feature_columns
 from retrain_platform.core.online_store import newest_rows
 from retrain_platform.core.online_store_redis import delete_project_keys, write_online_redis
 from retrain_platform.feature_store import (
@@ -38,7 +37,13 @@ from retrain_platform.serving.features import (
     RedisDirectLookup,
     build_lookup,
 )
-from retrain_platform_tests.feature_store import feature_rows, partition_keys, write_features
+from retrain_platform_tests.feature_store import (
+    feature_rows,
+    features_only,
+    partition_keys,
+    served,
+    write_features,
+)
 from retrain_platform_tests.production import REDIS_START_HINT, RedisServer
 
 
@@ -69,19 +74,6 @@ def newest(frame: pl.DataFrame, contract, view) -> pl.DataFrame:
     return newest_rows(frame, list(view.entity_keys), contract.timestamp_name).sort(
         list(view.entity_keys)
     )
-
-
-def served(feast: FeastResource, contract, view, entities: pl.DataFrame) -> pl.DataFrame:
-    """What Feast's `get_online_features` answers for `entities`, typed like the features."""
-    keys = list(view.entity_keys)
-    answer = feast.online_features(contract, view, entities.select(keys).to_dicts())
-    schema = feature_columns(contract, view)
-    names = [*keys, *view.feature_names(contract.label_name)]
-    return pl.DataFrame({n: answer[n] for n in names}, schema={n: schema[n] for n in names})
-
-
-def features_only(frame: pl.DataFrame, contract, view) -> pl.DataFrame:
-    return frame.select(*view.entity_keys, *view.feature_names(contract.label_name))
 
 
 def day(frame: pl.DataFrame, index: int) -> pl.DataFrame:
