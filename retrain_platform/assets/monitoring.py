@@ -120,26 +120,24 @@ def _partition_keys(uri: str, lake: DeltaLakeResource) -> set[str]:
     return {p[PARTITION] for p in table.partitions() if p.get(PARTITION)}
 
 
-def history_start(contract: DatasetContract, lake: DeltaLakeResource) -> datetime | None:
-    """Start of the first validated partition: where the data's history begins."""
-    keys_ = _partition_keys(lake.uri(keys.VALIDATED, contract.dataset), lake)
-    return partition_start(min(keys_), contract.partitioning.grain) if keys_ else None
-
-
-def history_gaps(
+def validated_history(
     contract: DatasetContract, lake: DeltaLakeResource
-) -> list[tuple[datetime, datetime]]:
-    """Partitions whose data arrived but were all refused: rows in quarantine, none validated.
+) -> tuple[datetime | None, list[tuple[datetime, datetime]]]:
+    """Where the data's history begins (the first validated partition's start) and its gaps.
 
-    A partition that simply had no events is not a gap (windows over it are as they should be);
-    one whose file was refused is, until a corrected file fills it.
+    A gap is a partition whose data arrived but were all refused: rows in quarantine, none
+    validated. A partition that simply had no events is not a gap (windows over it are as they
+    should be); one whose file was refused is, until a corrected file fills it.
     """
     grain = contract.partitioning.grain
     validated = _partition_keys(lake.uri(keys.VALIDATED, contract.dataset), lake)
+    if not validated:
+        return None, []
     refused = _partition_keys(lake.uri(keys.VALIDATED, keys.quarantine_table(contract)), lake)
-    return [
+    gaps = [
         (partition_start(k, grain), partition_end(k, grain)) for k in sorted(refused - validated)
     ]
+    return partition_start(min(validated), grain), gaps
 
 
 def _no_champion(contract: DatasetContract) -> dg.MaterializeResult:
@@ -167,7 +165,9 @@ def build_drift_report_asset(contract: DatasetContract) -> dg.AssetsDefinition:
         description=(
             f"Drift of a {contract.dataset} partition's model features against the champion's "
             "training reference: PSI and KS per feature, drift share, max PSI, prediction KS; "
-            "Evidently's HTML report linked. Read by the retrain sensor."
+            f"Evidently's HTML report linked (policy drift_html: {policy.drift_html}); windowed "
+            "features left out while warming up or over a refused partition. Read by the "
+            "retrain sensor."
         ),
     )
     def drift_report(
@@ -183,7 +183,7 @@ def build_drift_report_asset(contract: DatasetContract) -> dg.AssetsDefinition:
                 metadata={STATUS: NO_ROWS, CHAMPION_VERSION: champion.version}
             )
         cap = policy.drift_row_cap
-        first = history_start(contract, lake)
+        first, gaps = validated_history(contract, lake)
         reach = {
             name: span
             for name, span in feature_reach(contract, _view(contract, champion)).items()
@@ -199,7 +199,7 @@ def build_drift_report_asset(contract: DatasetContract) -> dg.AssetsDefinition:
         )
         start = partition_start(partition, contract.partitioning.grain)
         warm = warming_up(reach, first, start) if first else {}
-        for name, complete in reaching_gaps(reach, history_gaps(contract, lake), start).items():
+        for name, complete in reaching_gaps(reach, gaps, start).items():
             warm[name] = max(complete, warm.get(name, complete))
         summary = drift_summary(
             current,
