@@ -1,7 +1,8 @@
 """Drift scoring time: Evidently's PSI preset beside the platform's numpy fast path.
 
 Retraining triggers read drift numbers on every partition, so they come from the fast path in
-`retrain_platform.core.drift` (the same PSI and KS definitions as Evidently) while the Evidently
+`retrain_platform.core.monitoring.drift` (the same PSI and KS definitions as Evidently) while
+the Evidently
 report is produced off the critical path. This script measures both on:
 
 - wide: 100k x 20 float columns (3 shifted, 1 rescaled), reference and current 100k rows each;
@@ -32,7 +33,7 @@ import numpy as np
 import polars as pl
 
 from retrain_platform.contracts import DEFAULT_CONTRACT_PATH, load_contract
-from retrain_platform.core import drift
+from retrain_platform.core.monitoring import drift
 from retrain_platform.core.synthetic import DriftSpec, generate_day
 
 ROWS = 100_000

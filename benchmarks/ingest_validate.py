@@ -40,12 +40,12 @@ import polars as pl
 from retrain_platform.contracts import DEFAULT_CONTRACT_PATH, DatasetContract, load_contract
 from retrain_platform.contracts.pandera_schema import to_pandera_schema
 from retrain_platform.core import platform_columns as pc
-from retrain_platform.core.ingest import conform_file
-from retrain_platform.core.landing import LandingFile
-from retrain_platform.core.raw_layer import run_raw_step
+from retrain_platform.core.ingest.landing import LandingFile
+from retrain_platform.core.ingest.raw_layer import run_raw_step
+from retrain_platform.core.ingest.rows import conform_file
 from retrain_platform.core.synthetic import generate_day
-from retrain_platform.core.validate import validate_rows
-from retrain_platform.core.validated_layer import run_validated_step
+from retrain_platform.core.validate.layer import run_validated_step
+from retrain_platform.core.validate.rows import validate_rows
 
 DAY = date(2026, 3, 1)
 PARTITION_KEY = "2026-03-01"
@@ -100,9 +100,9 @@ def with_bad_rows(frame: pl.DataFrame, contract: DatasetContract, seed: int) -> 
     per_rule = max(1, int(n * BAD_SHARE / 2))
     n_dup = max(1, int(n * BAD_SHARE))
     picked = np.random.default_rng(seed).permutation(n)
-    below, outside = picked[:per_rule], picked[per_rule:2 * per_rule]
-    dup_rows = picked[2 * per_rule:2 * per_rule + n_dup]
-    dup_sources = picked[2 * per_rule + n_dup:2 * per_rule + 2 * n_dup]
+    below, outside = picked[:per_rule], picked[per_rule : 2 * per_rule]
+    dup_rows = picked[2 * per_rule : 2 * per_rule + n_dup]
+    dup_sources = picked[2 * per_rule + n_dup : 2 * per_rule + 2 * n_dup]
     low = contract.column(RANGE_COLUMN).min
     if low is None:
         msg = f"{RANGE_COLUMN!r} has no minimum in {contract.source_path}"
@@ -126,8 +126,9 @@ def typed_rows(landed: pl.DataFrame, file: LandingFile, contract: DatasetContrac
     return rows.sort([pc.PARTITION, pc.INGESTED_AT, pc.SOURCE_FILE, pc.SOURCE_ROW])
 
 
-def make_variant(name: str, frame: pl.DataFrame, contract: DatasetContract,
-                 landing_dir: Path) -> Variant:
+def make_variant(
+    name: str, frame: pl.DataFrame, contract: DatasetContract, landing_dir: Path
+) -> Variant:
     landing_dir.mkdir(parents=True, exist_ok=True)
     path = landing_dir / f"{contract.dataset}-{PARTITION_KEY}.parquet"
     frame.write_parquet(path)
@@ -135,8 +136,15 @@ def make_variant(name: str, frame: pl.DataFrame, contract: DatasetContract,
     landed = pl.read_parquet(path)
     typed = typed_rows(landed, file, contract)
     invalid, duplicates = hand_written_counts(typed, contract)
-    return Variant(name, frame.height, landed, typed, file, bad_pct=100 * invalid / typed.height,
-                   dup_pct=100 * duplicates / typed.height)
+    return Variant(
+        name,
+        frame.height,
+        landed,
+        typed,
+        file,
+        bad_pct=100 * invalid / typed.height,
+        dup_pct=100 * duplicates / typed.height,
+    )
 
 
 # --- the cases -----------------------------------------------------------------------------------
@@ -168,8 +176,9 @@ def hand_written(frame: pl.DataFrame, contract: DatasetContract) -> pl.DataFrame
     """
     key = list(contract.primary_key)
     distinct = (pl.col(key[0]) if len(key) == 1 else pl.struct(key)).n_unique()
-    return frame.select(hand_written_rules(contract).alias("ok"),
-                        (pl.len() - distinct).alias("duplicates"))
+    return frame.select(
+        hand_written_rules(contract).alias("ok"), (pl.len() - distinct).alias("duplicates")
+    )
 
 
 def hand_written_counts(frame: pl.DataFrame, contract: DatasetContract) -> tuple[int, int]:
@@ -192,12 +201,22 @@ def end_to_end(contract: DatasetContract, landing_dir: Path, root: Path) -> None
     lake = root / "lake"
     raw_uri = str(lake / "raw" / contract.dataset)
     quarantine_uri = str(lake / "quarantine" / contract.dataset)
-    run_raw_step(contract, [PARTITION_KEY], landing_dir=landing_dir,
-                 rejected_dir=root / "rejected", index_dir=root / "index", raw_uri=raw_uri,
-                 quarantine_uri=quarantine_uri)
-    run_validated_step(contract, PARTITION_KEY, raw_uri=raw_uri,
-                       validated_uri=str(lake / "validated" / contract.dataset),
-                       quarantine_uri=quarantine_uri)
+    run_raw_step(
+        contract,
+        [PARTITION_KEY],
+        landing_dir=landing_dir,
+        rejected_dir=root / "rejected",
+        index_dir=root / "index",
+        raw_uri=raw_uri,
+        quarantine_uri=quarantine_uri,
+    )
+    run_validated_step(
+        contract,
+        PARTITION_KEY,
+        raw_uri=raw_uri,
+        validated_uri=str(lake / "validated" / contract.dataset),
+        quarantine_uri=quarantine_uri,
+    )
 
 
 # --- timing --------------------------------------------------------------------------------------
@@ -225,31 +244,45 @@ def check_agreement(variant: Variant, contract: DatasetContract) -> None:
     result = validate_rows(variant.typed, contract)
     found = (result.quarantine.height, result.duplicates.height)
     if found != expected:
-        msg = (f"{variant.name}/{variant.rows}: validate_rows set aside {found} rows "
-               f"(failing, duplicate), the hand-written pass flags {expected}")
+        msg = (
+            f"{variant.name}/{variant.rows}: validate_rows set aside {found} rows "
+            f"(failing, duplicate), the hand-written pass flags {expected}"
+        )
         raise RuntimeError(msg)
 
 
-def cases(variant: Variant, contract: DatasetContract,
-          scratch: Path) -> list[tuple[str, Callable[[], Run], int]]:
+def cases(
+    variant: Variant, contract: DatasetContract, scratch: Path
+) -> list[tuple[str, Callable[[], Run], int]]:
     """(case, prepare, repeats) for one data variant."""
     typed, repeats = variant.typed, REPEATS[variant.rows]
     out: list[tuple[str, Callable[[], Run], int]] = [
         (BASELINE, constant(lambda: hand_written_counts(typed, contract)), repeats),
-        ("hand_written_rules_only",
-         constant(lambda: typed.select(hand_written_rules(contract))), repeats),
+        (
+            "hand_written_rules_only",
+            constant(lambda: typed.select(hand_written_rules(contract))),
+            repeats,
+        ),
         ("platform_validate", constant(lambda: validate_rows(typed, contract)), repeats),
         ("pandera_full", constant(lambda: pandera_full(typed, contract)), repeats),
-        ("ingest_conform_parquet",
-         constant(lambda: conform_file(variant.landed, variant.parquet, contract)), repeats),
+        (
+            "ingest_conform_parquet",
+            constant(lambda: conform_file(variant.landed, variant.parquet, contract)),
+            repeats,
+        ),
     ]
     if variant.rows in CSV_SIZES:
         csv_path = scratch / f"{contract.dataset}-{PARTITION_KEY}.csv"
         variant.landed.write_csv(csv_path)
         csv_file = landing_file(csv_path)
         text = pl.read_csv(csv_path, infer_schema=False)
-        out.append(("ingest_conform_csv_text",
-                    constant(lambda: conform_file(text, csv_file, contract)), repeats))
+        out.append(
+            (
+                "ingest_conform_csv_text",
+                constant(lambda: conform_file(text, csv_file, contract)),
+                repeats,
+            )
+        )
     runs = count()
 
     def fresh_lake() -> Run:
@@ -268,10 +301,20 @@ def bench_variant(variant: Variant, contract: DatasetContract, scratch: Path) ->
         times = timings_ms(prepare, repeats)
         median = statistics.median(times)
         baseline_ms = median if case == BASELINE else baseline_ms
-        results.append(Result(case, variant.name, variant.rows, round(variant.bad_pct, 3),
-                              round(variant.dup_pct, 3), repeats, round(median, 3),
-                              round(variant.rows / (median / 1000)), round(median / baseline_ms, 2),
-                              [round(t, 3) for t in times]))
+        results.append(
+            Result(
+                case,
+                variant.name,
+                variant.rows,
+                round(variant.bad_pct, 3),
+                round(variant.dup_pct, 3),
+                repeats,
+                round(median, 3),
+                round(variant.rows / (median / 1000)),
+                round(median / baseline_ms, 2),
+                [round(t, 3) for t in times],
+            )
+        )
         print(f"  {variant.name:>7} {variant.rows:>9,} {case:<24} {median:10.1f} ms", flush=True)
     return results
 
@@ -281,22 +324,29 @@ def bench_variant(variant: Variant, contract: DatasetContract, scratch: Path) ->
 
 def machine() -> dict[str, object]:
     return {
-        "python": platform.python_version(), "platform": platform.platform(),
-        "cpu_count": os.cpu_count(), "polars_threads": pl.thread_pool_size(),
-        "polars": pl.__version__, "pandera": pandera.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "polars_threads": pl.thread_pool_size(),
+        "polars": pl.__version__,
+        "pandera": pandera.__version__,
         "deltalake": deltalake.__version__,
     }
 
 
 def print_table(results: list[Result]) -> None:
-    header = (f"{'case':<24} {'data':>7} {'rows':>10} {'bad rows (%)':>18} {'median ms':>10} "
-              f"{'rows/s (M)':>10} {'vs hand':>8}")
+    header = (
+        f"{'case':<24} {'data':>7} {'rows':>10} {'bad rows (%)':>18} {'median ms':>10} "
+        f"{'rows/s (M)':>10} {'vs hand':>8}"
+    )
     print(header)
     print("-" * len(header))
     for r in results:
         bad = f"{r.bad_rows_pct:.2f} +{r.duplicate_rows_pct:.2f} dup"
-        print(f"{r.case:<24} {r.data:>7} {r.rows:>10,} {bad:>18} {r.median_ms:>10.1f} "
-              f"{r.rows_per_s / 1e6:>10.2f} {r.ratio_vs_hand_written:>7.2f}x")
+        print(
+            f"{r.case:<24} {r.data:>7} {r.rows:>10,} {bad:>18} {r.median_ms:>10.1f} "
+            f"{r.rows_per_s / 1e6:>10.2f} {r.ratio_vs_hand_written:>7.2f}x"
+        )
 
 
 def main() -> int:
@@ -315,8 +365,9 @@ def main() -> int:
     print()
     print_table(results)
     RESULTS_PATH.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS_PATH.write_text(json.dumps({"machine": info, "results": [asdict(r) for r in results]},
-                                       indent=2))
+    RESULTS_PATH.write_text(
+        json.dumps({"machine": info, "results": [asdict(r) for r in results]}, indent=2)
+    )
     print(f"\nwrote {RESULTS_PATH}")
     return 0
 

@@ -6,7 +6,8 @@ home with the same applied Feast objects:
 
 - feast_materialize: `FeatureStore.materialize` over the day (reads the Parquet source itself);
 - feast_write_to_online_store: `FeatureStore.write_to_online_store` with each entity's newest row;
-- platform writer (`retrain_platform.core.online_store.write_online`, via FeastResource), in three
+- platform writer (`retrain_platform.core.feature_store.online_sqlite.write_online`, via
+  FeastResource), in three
   cases, each repeated: into the empty table; a re-run of the same rows (every cell unchanged, so
   nothing is rewritten); the next day (event time one day later: every cell rewritten, the daily
   case). Split into encode (newest rows, entity keys, value bytes and texts, packing) and write
@@ -38,20 +39,20 @@ from pathlib import Path
 import polars as pl
 
 from retrain_platform.contracts import DEFAULT_CONTRACT_PATH, load_contract
-from retrain_platform.contracts.feast_objects import (
+from retrain_platform.core.feature_store.feast_objects import (
     feast_source_uri,
     feature_service_name,
     feature_view_name,
     features_table_uri,
 )
-from retrain_platform.core.feature_layer import write_parquet_mirror
-from retrain_platform.core.features import build_features
-from retrain_platform.core.ingest import conform_file
+from retrain_platform.core.feature_store.online_sqlite import OnlineTable, create_table, newest_rows
+from retrain_platform.core.features.layer import write_parquet_mirror
+from retrain_platform.core.features.transforms import build_features
+from retrain_platform.core.ingest.landing import LandingFile
+from retrain_platform.core.ingest.rows import conform_file
 from retrain_platform.core.lake import overwrite_partitions
-from retrain_platform.core.landing import LandingFile
-from retrain_platform.core.online_store import OnlineTable, create_table, newest_rows
 from retrain_platform.core.synthetic import generate_day
-from retrain_platform.feature_store import FeastResource
+from retrain_platform.resources.feast import FeastResource
 
 DAY = date(2026, 3, 1)
 SEED = 3

@@ -20,14 +20,14 @@ import polars as pl
 from polars.testing import assert_frame_equal
 
 from retrain_platform.contracts import DEFAULT_CONTRACT_PATH, load_contract
-from retrain_platform.contracts.feast_objects import feast_source_uri
-from retrain_platform.core.feature_layer import write_parquet_mirror
-from retrain_platform.core.features import build_features, feature_columns
-from retrain_platform.core.ingest import conform_file
-from retrain_platform.core.landing import LandingFile
-from retrain_platform.core.point_in_time import asof_join, feast_join, label_columns
+from retrain_platform.core.datasets.point_in_time import asof_join, feast_join, label_columns
+from retrain_platform.core.feature_store.feast_objects import feast_source_uri
+from retrain_platform.core.features.layer import write_parquet_mirror
+from retrain_platform.core.features.transforms import build_features, feature_columns
+from retrain_platform.core.ingest.landing import LandingFile
+from retrain_platform.core.ingest.rows import conform_file
 from retrain_platform.core.synthetic import generate_day
-from retrain_platform.feature_store import FeastResource
+from retrain_platform.resources.feast import FeastResource
 
 START = date(2026, 2, 1)
 ROWS_PER_DAY = 20_000

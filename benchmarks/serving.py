@@ -55,28 +55,37 @@ def build_home(root: Path) -> list[int]:
     import mlflow.lightgbm
 
     from retrain_platform.contracts import DEFAULT_CONTRACT_PATH, load_contract
-    from retrain_platform.contracts.feast_objects import feast_source_uri, features_table_uri
-    from retrain_platform.core.feature_layer import write_parquet_mirror
-    from retrain_platform.core.features import build_features
-    from retrain_platform.core.ingest import conform_file
+    from retrain_platform.core.deployment.registry import promote
+    from retrain_platform.core.feature_store.feast_objects import (
+        feast_source_uri,
+        features_table_uri,
+    )
+    from retrain_platform.core.features.layer import write_parquet_mirror
+    from retrain_platform.core.features.transforms import build_features
+    from retrain_platform.core.ingest.landing import LandingFile
+    from retrain_platform.core.ingest.rows import conform_file
     from retrain_platform.core.lake import overwrite_partitions
-    from retrain_platform.core.landing import LandingFile
-    from retrain_platform.core.model_features import feature_matrix, model_feature_names
+    from retrain_platform.core.models.inputs import feature_matrix, model_feature_names
     from retrain_platform.core.platform_columns import PARTITION
-    from retrain_platform.core.registry import promote
     from retrain_platform.core.synthetic import generate_day
-    from retrain_platform.feature_store import FeastResource
     from retrain_platform.home import HomeLayout
-    from retrain_platform.tracking import embedded_store, registered_model_name
+    from retrain_platform.resources.feast import FeastResource
+    from retrain_platform.resources.tracking import embedded_store, registered_model_name
 
     contract = load_contract(DEFAULT_CONTRACT_PATH)
     view = contract.feature_views[0]
     home = HomeLayout(root)
     first = date.today() - timedelta(days=DAYS)
-    rows = pl.concat([
-        conform_file(generate_day(contract, first + timedelta(days=i), rows=ROWS_PER_DAY, seed=5),
-                     LandingFile(f"d{i}.parquet", None, 1, i), contract).rows  # type: ignore[arg-type]
-        for i in range(DAYS)])
+    rows = pl.concat(
+        [
+            conform_file(
+                generate_day(contract, first + timedelta(days=i), rows=ROWS_PER_DAY, seed=5),
+                LandingFile(f"d{i}.parquet", None, 1, i),
+                contract,
+            ).rows  # type: ignore[arg-type]
+            for i in range(DAYS)
+        ]
+    )
     features = build_features(rows, contract, view)
     ts = contract.timestamp_name
     shift = datetime.now(timezone.utc) - timedelta(minutes=5) - features[ts].max()
@@ -91,8 +100,11 @@ def build_home(root: Path) -> list[int]:
     names = model_feature_names(contract, view)
     x = feature_matrix(features, names)
     y = (np.nan_to_num(x[:, 0]) > np.nanmedian(x[:, 0])).astype(int)
-    booster = lgb.train({"objective": "binary", "num_leaves": 31, "verbose": -1, "seed": 1},
-                        lgb.Dataset(x, y, feature_name=names), num_boost_round=100)
+    booster = lgb.train(
+        {"objective": "binary", "num_leaves": 31, "verbose": -1, "seed": 1},
+        lgb.Dataset(x, y, feature_name=names),
+        num_boost_round=100,
+    )
     store = embedded_store(home)
     store.activate()
     name = registered_model_name(contract)
@@ -107,7 +119,7 @@ def build_home(root: Path) -> list[int]:
 def lookup_timings(root: Path, keys: list[int], n: int) -> dict[str, tuple[float, float]]:
     """In-process online reads: Feast's API vs the direct sqlite primary-key read."""
     from retrain_platform.contracts import DEFAULT_CONTRACT_PATH, load_contract
-    from retrain_platform.feature_store import FeastResource
+    from retrain_platform.resources.feast import FeastResource
     from retrain_platform.serving.features import DIRECT, FEAST, build_lookup
 
     contract = load_contract(DEFAULT_CONTRACT_PATH)
@@ -135,19 +147,25 @@ def serve(root: Path, port: int) -> None:
     import uvicorn
 
     from retrain_platform.contracts import DEFAULT_CONTRACT_PATH, load_contract
-    from retrain_platform.feature_store import FeastResource
     from retrain_platform.home import HomeLayout
+    from retrain_platform.resources.feast import FeastResource
+    from retrain_platform.resources.tracking import embedded_store, registered_model_name
     from retrain_platform.serving.app import ServingSettings, create_app
-    from retrain_platform.tracking import embedded_store, registered_model_name
 
     contract = load_contract(DEFAULT_CONTRACT_PATH)
     home = HomeLayout(root)
-    settings = ServingSettings(contract=contract, store=embedded_store(home),
-                               feast=FeastResource(home=str(root)), lake_uri=home.lake_uri,
-                               model_name=registered_model_name(contract), shadow=False,
-                               freeze_heap=True)
-    uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
-                access_log=False)
+    settings = ServingSettings(
+        contract=contract,
+        store=embedded_store(home),
+        feast=FeastResource(home=str(root)),
+        lake_uri=home.lake_uri,
+        model_name=registered_model_name(contract),
+        shadow=False,
+        freeze_heap=True,
+    )
+    uvicorn.run(
+        create_app(settings), host="127.0.0.1", port=port, log_level="warning", access_log=False
+    )
 
 
 def _free_port() -> int:
@@ -239,22 +257,27 @@ def main(n: int = 3000) -> None:
         root.mkdir()
         started = time.perf_counter()
         keys = build_home(root)
-        print(f"home built in {time.perf_counter() - started:.1f}s "
-              f"({len(keys)} entities online)", flush=True)
+        print(
+            f"home built in {time.perf_counter() - started:.1f}s ({len(keys)} entities online)",
+            flush=True,
+        )
         from retrain_platform.contracts import DEFAULT_CONTRACT_PATH, load_contract
 
         key = load_contract(DEFAULT_CONTRACT_PATH).feature_views[0].entity_keys[0]
         port = _free_port()
-        child = subprocess.Popen([sys.executable, "-m", "benchmarks.serving", "--serve",
-                                  str(root), str(port)])
+        child = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.serving", "--serve", str(root), str(port)]
+        )
         try:
             http = drive("127.0.0.1", port, key, keys, n)
         finally:
             child.terminate()
             child.wait(60)
         lookups = lookup_timings(root, keys, n)
-    print(f"\nsingle-entity /predict, {n} sequential requests per row, loopback; "
-          f"{platform.processor() or platform.machine()}, Python {platform.python_version()}")
+    print(
+        f"\nsingle-entity /predict, {n} sequential requests per row, loopback; "
+        f"{platform.processor() or platform.machine()}, Python {platform.python_version()}"
+    )
     print(f"{'measure':40s} {'p50 ms':>8s} {'p99 ms':>8s} {'req/s':>8s}   issue p50/p99")
     rows = [*http.items(), *((k, (*v, None)) for k, v in lookups.items())]
     for label, (p50, p99, rate) in rows:  # type: ignore[misc]
@@ -264,8 +287,10 @@ def main(n: int = 3000) -> None:
         print(f"{label:40s} {p50:8.3f} {p99:8.3f} {rate_text}   {ref_text}")
     p99 = http["predict"][1]  # type: ignore[index]
     target = 2 * ISSUE_PROTOTYPE["predict"][1]
-    print(f"\npredict p99 {p99:.3f} ms vs target {target:.1f} ms (2x the prototype's p99): "
-          f"{'met' if p99 <= target else 'NOT met'}")
+    print(
+        f"\npredict p99 {p99:.3f} ms vs target {target:.1f} ms (2x the prototype's p99): "
+        f"{'met' if p99 <= target else 'NOT met'}"
+    )
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ entity key, `<dataset>_<view>_source` (the view's Delta table under the lake roo
 from __future__ import annotations
 
 from retrain_platform.contracts import active_contracts
-from retrain_platform.contracts.feast_objects import FeastObjects, contract_feast_objects
+from retrain_platform.core.feature_store.feast_objects import FeastObjects, contract_feast_objects
 from retrain_platform.home import layout
 
 

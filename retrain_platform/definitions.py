@@ -5,11 +5,11 @@ from collections.abc import Sequence
 
 import dagster as dg
 
-from retrain_platform.alert_sensors import build_run_failure_sensor
-from retrain_platform.automation import automation_sensor
 from retrain_platform.contracts import DatasetContract, active_contracts
-from retrain_platform.dataset_defs import build_dataset_defs
-from retrain_platform.executors import executor_from_env
+from retrain_platform.defs.alerting import build_run_failure_sensor
+from retrain_platform.defs.automation import automation_sensor
+from retrain_platform.defs.dataset import build_dataset_defs
+from retrain_platform.defs.executors import executor_from_env
 from retrain_platform.home import HomeLayout, layout
 from retrain_platform.resources import default_resources
 

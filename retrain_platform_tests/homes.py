@@ -7,8 +7,12 @@ import pytest
 from retrain_platform.home import HomeLayout
 
 # Variables a developer's shell may set that would send a test's state elsewhere.
-OVERRIDES = ("RETRAIN_LAKE_URI", "RETRAIN_LAKE_STORAGE_OPTIONS", "MLFLOW_TRACKING_URI",
-             "RETRAIN_MLFLOW_ARTIFACTS")
+OVERRIDES = (
+    "RETRAIN_LAKE_URI",
+    "RETRAIN_LAKE_STORAGE_OPTIONS",
+    "MLFLOW_TRACKING_URI",
+    "RETRAIN_MLFLOW_ARTIFACTS",
+)
 
 
 def isolate_home(env: pytest.MonkeyPatch, root: Path) -> HomeLayout:

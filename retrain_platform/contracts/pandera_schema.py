@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandera.polars as pa
 
+from retrain_platform.contracts.dtypes import polars_dtype
 from retrain_platform.contracts.model import Column, DatasetContract
-from retrain_platform.core.dtypes import polars_dtype
 
 
 def column_checks(col: Column) -> list[pa.Check]:

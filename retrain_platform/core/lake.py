@@ -73,7 +73,10 @@ def overwrite_partitions(
             # two first writers of one partition then conflict (and retry) instead of both
             # committing blind overwrites whose rows would end up side by side.
             existing = _open(uri, options) or DeltaTable.create(
-                uri, data.schema, mode="ignore", partition_by=[PARTITION],
+                uri,
+                data.schema,
+                mode="ignore",
+                partition_by=[PARTITION],
                 storage_options=options,
             )
             write_deltalake(

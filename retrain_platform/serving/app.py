@@ -43,8 +43,8 @@ from prometheus_client import (
 
 from retrain_platform.contracts import DatasetContract
 from retrain_platform.contracts.model import FeatureView
-from retrain_platform.core.mlflow_store import MlflowStore
-from retrain_platform.core.registry import CHALLENGER, CHAMPION
+from retrain_platform.core.deployment.registry import CHALLENGER, CHAMPION
+from retrain_platform.core.models.mlflow_store import MlflowStore
 from retrain_platform.serving import prediction_log as plog
 from retrain_platform.serving.features import (
     DIRECT,
@@ -60,8 +60,21 @@ from retrain_platform.serving.schemas import MAX_BATCH, RequestSchemas, build_sc
 log = logging.getLogger(__name__)
 REJECT, FLAG = "reject", "flag"
 ONLINE, REQUEST = "online", "request"
-LATENCY_BUCKETS = (0.0002, 0.0005, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.01, 0.025, 0.05, 0.1,
-                   0.25, 1.0)
+LATENCY_BUCKETS = (
+    0.0002,
+    0.0005,
+    0.001,
+    0.0015,
+    0.002,
+    0.003,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    1.0,
+)
 
 
 def _utc_now() -> datetime:
@@ -120,33 +133,58 @@ class ServingMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.requests = Counter("retrain_serving_requests_total", "Requests by endpoint and status",
-                                ["endpoint", "status"], registry=r)
-        self.errors = Counter("retrain_serving_errors_total", "Refused or failed requests",
-                              ["reason"], registry=r)
-        self.latency = Histogram("retrain_serving_request_seconds", "Time in the predict handler",
-                                 buckets=LATENCY_BUCKETS, registry=r)
-        self.stage = Histogram("retrain_serving_stage_seconds", "Online lookup and model calls",
-                               ["stage"], buckets=LATENCY_BUCKETS, registry=r)
-        self.predictions = Counter("retrain_serving_predictions_total", "Scored items by route",
-                                   ["route"], registry=r)
-        self.stale = Counter("retrain_serving_stale_features_total",
-                             "Items whose online features were older than allowed", registry=r)
-        self.model_version = Gauge("retrain_serving_model_version", "Loaded version per alias",
-                                   ["alias"], registry=r)
-        self.canary_share = Gauge("retrain_serving_canary_share", "Configured canary share",
-                                  registry=r)
-        self.reloads = Counter("retrain_serving_model_reloads_total", "Alias moves applied",
-                               ["alias"], registry=r)
-        self.log_pending = Gauge("retrain_serving_prediction_log_pending",
-                                 "Predictions buffered, not yet in the Delta log", registry=r)
+        self.requests = Counter(
+            "retrain_serving_requests_total",
+            "Requests by endpoint and status",
+            ["endpoint", "status"],
+            registry=r,
+        )
+        self.errors = Counter(
+            "retrain_serving_errors_total", "Refused or failed requests", ["reason"], registry=r
+        )
+        self.latency = Histogram(
+            "retrain_serving_request_seconds",
+            "Time in the predict handler",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.stage = Histogram(
+            "retrain_serving_stage_seconds",
+            "Online lookup and model calls",
+            ["stage"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.predictions = Counter(
+            "retrain_serving_predictions_total", "Scored items by route", ["route"], registry=r
+        )
+        self.stale = Counter(
+            "retrain_serving_stale_features_total",
+            "Items whose online features were older than allowed",
+            registry=r,
+        )
+        self.model_version = Gauge(
+            "retrain_serving_model_version", "Loaded version per alias", ["alias"], registry=r
+        )
+        self.canary_share = Gauge(
+            "retrain_serving_canary_share", "Configured canary share", registry=r
+        )
+        self.reloads = Counter(
+            "retrain_serving_model_reloads_total", "Alias moves applied", ["alias"], registry=r
+        )
+        self.log_pending = Gauge(
+            "retrain_serving_prediction_log_pending",
+            "Predictions buffered, not yet in the Delta log",
+            registry=r,
+        )
 
 
 class ServingState:
     """Everything the handlers use, built by the lifespan."""
 
-    def __init__(self, settings: ServingSettings, schemas: RequestSchemas,
-                 metrics: ServingMetrics) -> None:
+    def __init__(
+        self, settings: ServingSettings, schemas: RequestSchemas, metrics: ServingMetrics
+    ) -> None:
         self.settings = settings
         self.contract = settings.contract
         self.view = settings.view
@@ -156,15 +194,23 @@ class ServingState:
         self.max_age = settings.max_feature_age or feature_max_age(self.contract, self.view)
         self.threshold = self.contract.policy.decision_threshold
         aliases = [CHAMPION, CANARY] + ([CHALLENGER] if settings.shadow else [])
-        self.watcher = ModelRegistryWatcher(settings.store, settings.model_name, aliases,
-                                            interval=settings.poll_seconds,
-                                            on_change=self._changed)
-        self.lookup: OnlineLookup = build_lookup(settings.lookup, settings.feast, self.contract,
-                                                 self.view)
+        self.watcher = ModelRegistryWatcher(
+            settings.store,
+            settings.model_name,
+            aliases,
+            interval=settings.poll_seconds,
+            on_change=self._changed,
+        )
+        self.lookup: OnlineLookup = build_lookup(
+            settings.lookup, settings.feast, self.contract, self.view
+        )
         self.log = plog.PredictionLog(
             plog.predictions_uri(settings.lake_uri, self.contract),
-            plog.log_schema(self.contract, self.view), max_rows=settings.log_max_rows,
-            max_seconds=settings.log_max_seconds, storage_options=settings.storage_options)
+            plog.log_schema(self.contract, self.view),
+            max_rows=settings.log_max_rows,
+            max_seconds=settings.log_max_seconds,
+            storage_options=settings.storage_options,
+        )
         metrics.canary_share.set(settings.canary_share)
         metrics.log_pending.set_function(lambda: self.log.pending)
 
@@ -179,12 +225,15 @@ class ServingState:
 
 def _matrix(items: list[dict[str, Any]], features: tuple[str, ...]) -> np.ndarray:
     nan = math.nan
-    return np.array([[nan if (v := item[n]) is None else float(v) for n in features]
-                     for item in items], dtype=np.float64)
+    return np.array(
+        [[nan if (v := item[n]) is None else float(v) for n in features] for item in items],
+        dtype=np.float64,
+    )
 
 
-def _online_items(state: ServingState, entities: list[dict[str, Any]],
-                  timings: dict[str, float]) -> tuple[list[dict[str, Any]], list[Any]]:
+def _online_items(
+    state: ServingState, entities: list[dict[str, Any]], timings: dict[str, float]
+) -> tuple[list[dict[str, Any]], list[Any]]:
     """Features of each entity from the online store, with (event time, age, stale) checked."""
     started = time.perf_counter()
     rows: list[OnlineRow | None] = state.lookup.lookup(entities)
@@ -192,10 +241,19 @@ def _online_items(state: ServingState, entities: list[dict[str, Any]],
     state.metrics.stage.labels("online_lookup").observe(timings["online"])
     missing = [i for i, row in enumerate(rows) if row is None]
     if missing:
-        raise ServingError(404, "entity_not_online", [
-            {"loc": ["body", "entities", i], "entity": entities[i],
-             "msg": "no online features for this entity", "type": "entity_not_online"}
-            for i in missing])
+        raise ServingError(
+            404,
+            "entity_not_online",
+            [
+                {
+                    "loc": ["body", "entities", i],
+                    "entity": entities[i],
+                    "msg": "no online features for this entity",
+                    "type": "entity_not_online",
+                }
+                for i in missing
+            ],
+        )
     now = state.settings.now()
     limit = state.max_age.total_seconds()
     meta, stale = [], []
@@ -209,21 +267,35 @@ def _online_items(state: ServingState, entities: list[dict[str, Any]],
     if stale:
         state.metrics.stale.inc(len(stale))
         if state.settings.stale == REJECT:
-            raise ServingError(409, "stale_features", [
-                {"loc": ["body", "entities", i], "entity": entities[i], "type": "stale_features",
-                 "msg": "online features are older than the contract allows",
-                 "feature_age_seconds": meta[i][1], "max_feature_age_seconds": limit}
-                for i in stale])
+            raise ServingError(
+                409,
+                "stale_features",
+                [
+                    {
+                        "loc": ["body", "entities", i],
+                        "entity": entities[i],
+                        "type": "stale_features",
+                        "msg": "online features are older than the contract allows",
+                        "feature_age_seconds": meta[i][1],
+                        "max_feature_age_seconds": limit,
+                    }
+                    for i in stale
+                ],
+            )
     return [row.values for row in rows if row is not None], meta
 
 
-def _score(state: ServingState, items: list[dict[str, Any]], entities: list[dict[str, Any]],
-           timings: dict[str, float]) -> tuple[list[str], list[LoadedModel], np.ndarray,
-                                               LoadedModel | None, np.ndarray | None]:
+def _score(
+    state: ServingState,
+    items: list[dict[str, Any]],
+    entities: list[dict[str, Any]],
+    timings: dict[str, float],
+) -> tuple[list[str], list[LoadedModel], np.ndarray, LoadedModel | None, np.ndarray | None]:
     champion = state.model(CHAMPION)
     if champion is None:
-        raise ServingError(503, "no_model", [{"msg": "no champion model is loaded",
-                                              "type": "no_model"}])
+        raise ServingError(
+            503, "no_model", [{"msg": "no champion model is loaded", "type": "no_model"}]
+        )
     canary = state.model(CANARY)
     share = state.settings.canary_share
     routes = [route_for(e, state.keys, share, canary is not None) for e in entities]
@@ -234,9 +306,17 @@ def _score(state: ServingState, items: list[dict[str, Any]], entities: list[dict
         index = [i for i, m in enumerate(used) if m is model]
         absent = [n for n in model.features if n not in items[index[0]]]
         if absent:
-            raise ServingError(503, "feature_mismatch", [
-                {"msg": f"model version {model.version} needs features the store lacks",
-                 "features": absent, "type": "feature_mismatch"}])
+            raise ServingError(
+                503,
+                "feature_mismatch",
+                [
+                    {
+                        "msg": f"model version {model.version} needs features the store lacks",
+                        "features": absent,
+                        "type": "feature_mismatch",
+                    }
+                ],
+            )
         scores[index] = model.predict(_matrix([items[i] for i in index], model.features))
     timings["model"] = time.perf_counter() - started
     state.metrics.stage.labels("model").observe(timings["model"])
@@ -276,18 +356,35 @@ def predict(state: ServingState, payload: Any) -> tuple[dict[str, Any], dict[str
         decision = score >= state.threshold
         event_time, age, stale = meta[i]
         shadow_score = None if shadow_scores is None else float(shadow_scores[i])
-        answers.append({**entity, "score": score, "decision": decision, "route": routes[i],
-                        "model_version": used[i].version, "stale": stale,
-                        "feature_age_seconds": age})
-        records.append({
-            plog.REQUEST_ID: request_id, plog.PREDICTED_AT: predicted_at, **entity,
-            ts_name: event_time,
-            plog.FEATURES: json.dumps({n: items[i].get(n) for n in used[i].features}),
-            plog.MODEL_VERSION: used[i].version, plog.ROUTE: routes[i], plog.SCORE: score,
-            plog.SHADOW_VERSION: None if shadow_score is None else shadow.version,  # type: ignore[union-attr]
-            plog.SHADOW_SCORE: shadow_score, plog.DECISION: decision, plog.SOURCE: source,
-            plog.STALE: stale, plog.FEATURE_AGE: age,
-        })
+        answers.append(
+            {
+                **entity,
+                "score": score,
+                "decision": decision,
+                "route": routes[i],
+                "model_version": used[i].version,
+                "stale": stale,
+                "feature_age_seconds": age,
+            }
+        )
+        records.append(
+            {
+                plog.REQUEST_ID: request_id,
+                plog.PREDICTED_AT: predicted_at,
+                **entity,
+                ts_name: event_time,
+                plog.FEATURES: json.dumps({n: items[i].get(n) for n in used[i].features}),
+                plog.MODEL_VERSION: used[i].version,
+                plog.ROUTE: routes[i],
+                plog.SCORE: score,
+                plog.SHADOW_VERSION: None if shadow_score is None else shadow.version,  # type: ignore[union-attr]
+                plog.SHADOW_SCORE: shadow_score,
+                plog.DECISION: decision,
+                plog.SOURCE: source,
+                plog.STALE: stale,
+                plog.FEATURE_AGE: age,
+            }
+        )
     state.log.append(records)
     for route in (CHAMPION_ROUTE, CANARY_ROUTE):
         n = routes.count(route)
@@ -300,19 +397,26 @@ def create_app(settings: ServingSettings) -> FastAPI:
     """The FastAPI application serving `settings.contract` (see the module doc)."""
     view = settings.view
     metrics = ServingMetrics()
-    from retrain_platform.core.model_features import model_feature_names
+    from retrain_platform.core.models.inputs import model_feature_names
 
-    schemas = build_schemas(settings.contract, view,
-                            model_feature_names(settings.contract, view),
-                            max_batch=settings.max_batch)
+    schemas = build_schemas(
+        settings.contract,
+        view,
+        model_feature_names(settings.contract, view),
+        max_batch=settings.max_batch,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # noqa: ANN202
         state = ServingState(settings, schemas, metrics)
         state.watcher.refresh()
         if state.model(CHAMPION) is None:
-            log.warning("%s@%s is not loadable yet: %s", settings.model_name, CHAMPION,
-                        state.watcher.slot(CHAMPION).last_error or "alias not set")
+            log.warning(
+                "%s@%s is not loadable yet: %s",
+                settings.model_name,
+                CHAMPION,
+                state.watcher.slot(CHAMPION).last_error or "alias not set",
+            )
         state.log.start()
         state.watcher.start()
         app.state.serving = state
@@ -328,8 +432,11 @@ def create_app(settings: ServingSettings) -> FastAPI:
             state.watcher.stop()
             state.log.close()
 
-    app = FastAPI(title=f"{settings.contract.dataset} prediction service", lifespan=lifespan,
-                  description=f"Scores `{settings.model_name}@{CHAMPION}` on `{view.name}`.")
+    app = FastAPI(
+        title=f"{settings.contract.dataset} prediction service",
+        lifespan=lifespan,
+        description=f"Scores `{settings.model_name}@{CHAMPION}` on `{view.name}`.",
+    )
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
@@ -348,8 +455,7 @@ def create_app(settings: ServingSettings) -> FastAPI:
         metrics.requests.labels(request.url.path, "500").inc()
         metrics.errors.labels("internal").inc()
         log.exception("predict failed")
-        return JSONResponse({"reason": "internal", "detail": [{"msg": str(exc)}]},
-                            status_code=500)
+        return JSONResponse({"reason": "internal", "detail": [{"msg": str(exc)}]}, status_code=500)
 
     async def predict_endpoint(payload, request: Request) -> Response:  # noqa: ANN001
         started = time.perf_counter()
@@ -358,19 +464,26 @@ def create_app(settings: ServingSettings) -> FastAPI:
         elapsed = time.perf_counter() - started
         metrics.latency.observe(elapsed)
         metrics.requests.labels("/predict", "200").inc()
-        headers = {"X-Request-Id": body["request_id"],
-                   "X-Model-Ms": f"{timings.get('model', 0.0) * 1e3:.4f}",
-                   "X-Handler-Ms": f"{elapsed * 1e3:.4f}"}
+        headers = {
+            "X-Request-Id": body["request_id"],
+            "X-Model-Ms": f"{timings.get('model', 0.0) * 1e3:.4f}",
+            "X-Handler-Ms": f"{elapsed * 1e3:.4f}",
+        }
         if "online" in timings:
             headers["X-Online-Lookup-Ms"] = f"{timings['online'] * 1e3:.4f}"
         return Response(json.dumps(body), media_type="application/json", headers=headers)
 
     predict_endpoint.__annotations__["payload"] = schemas.request
-    app.post("/predict", summary="Score entities (online features) or full feature rows",
-             responses={404: {"description": "an entity has no online features"},
-                        409: {"description": "online features older than the contract allows"},
-                        422: {"description": "the payload does not match the contract"},
-                        503: {"description": "no model loaded"}})(predict_endpoint)
+    app.post(
+        "/predict",
+        summary="Score entities (online features) or full feature rows",
+        responses={
+            404: {"description": "an entity has no online features"},
+            409: {"description": "online features older than the contract allows"},
+            422: {"description": "the payload does not match the contract"},
+            503: {"description": "no model loaded"},
+        },
+    )(predict_endpoint)
 
     @app.get("/health")
     async def health(request: Request) -> dict[str, Any]:
@@ -384,8 +497,7 @@ def create_app(settings: ServingSettings) -> FastAPI:
             "loaded": champion is not None,
             "canary_version": state.watcher.slot(CANARY).version,
             "canary_share": settings.canary_share,
-            "shadow_version": (state.watcher.slot(CHALLENGER).version
-                               if settings.shadow else None),
+            "shadow_version": (state.watcher.slot(CHALLENGER).version if settings.shadow else None),
             "online_store": online,
             "reload_error": state.watcher.slot(CHAMPION).last_error,
             "registry_polls": state.watcher.polls,

@@ -29,8 +29,8 @@ from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 
 from retrain_platform.contracts import DatasetContract
 from retrain_platform.contracts.model import FeatureView
-from retrain_platform.core.online_store import OnlineTable
-from retrain_platform.core.online_store_redis import decode_value
+from retrain_platform.core.feature_store.online_redis import decode_value
+from retrain_platform.core.feature_store.online_sqlite import OnlineTable
 
 _KEY_FIELDS = {
     ValueType.STRING: "string_val",
@@ -77,10 +77,13 @@ class DirectOnlineLookup:
         self._fields = [_KEY_FIELDS[table.entity_types[k]] for k in self._keys]
         self._local = threading.local()
         quoted = '"' + table.name.replace('"', '""') + '"'
-        self._one = (f"SELECT entity_key, feature_name, value, event_ts FROM {quoted} "
-                     "WHERE entity_key = ?")
-        self._many = (f"SELECT entity_key, feature_name, value, event_ts FROM {quoted} "
-                      "WHERE entity_key IN ({})")
+        self._one = (
+            f"SELECT entity_key, feature_name, value, event_ts FROM {quoted} WHERE entity_key = ?"
+        )
+        self._many = (
+            f"SELECT entity_key, feature_name, value, event_ts FROM {quoted} "
+            "WHERE entity_key IN ({})"
+        )
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -92,10 +95,15 @@ class DirectOnlineLookup:
 
     def entity_key(self, entity: Mapping[str, Any]) -> bytes:
         """Feast's serialized key of one entity (join keys in the view's order)."""
-        proto = EntityKeyProto(join_keys=self._keys, entity_values=[
-            ValueProto(**{f: entity[k]}) for k, f in zip(self._keys, self._fields, strict=True)])
+        proto = EntityKeyProto(
+            join_keys=self._keys,
+            entity_values=[
+                ValueProto(**{f: entity[k]}) for k, f in zip(self._keys, self._fields, strict=True)
+            ],
+        )
         return serialize_entity_key(
-            proto, entity_key_serialization_version=self.table.entity_key_serialization_version)
+            proto, entity_key_serialization_version=self.table.entity_key_serialization_version
+        )
 
     def lookup(self, entities: Sequence[Mapping[str, Any]]) -> list[OnlineRow | None]:
         keys = [self.entity_key(e) for e in entities]
@@ -105,7 +113,7 @@ class DirectOnlineLookup:
         else:
             rows = []
             for start in range(0, len(keys), 500):  # sqlite's bound-parameter limit
-                chunk = list(dict.fromkeys(keys[start:start + 500]))
+                chunk = list(dict.fromkeys(keys[start : start + 500]))
                 sql = self._many.format(",".join("?" * len(chunk)))
                 rows += conn.execute(sql, chunk).fetchall()
         found: dict[bytes, tuple[dict[str, Any], int | None]] = {}
@@ -139,11 +147,13 @@ class RedisDirectLookup:
         self.features = list(features)
 
     def lookup(self, entities: Sequence[Mapping[str, Any]]) -> list[OnlineRow | None]:
-        from retrain_platform.core.online_store_redis import read_online_redis
+        from retrain_platform.core.feature_store.online_redis import read_online_redis
 
         rows = read_online_redis(self.table, self.client, entities)
-        return [None if row is None else OnlineRow({n: row[0][n] for n in self.features}, row[1])
-                for row in rows]
+        return [
+            None if row is None else OnlineRow({n: row[0][n] for n in self.features}, row[1])
+            for row in rows
+        ]
 
     def ping(self) -> bool:
         try:
@@ -161,8 +171,9 @@ def _is_epoch(stamp: Any) -> bool:
 class FeastOnlineLookup:
     """`FeatureStore.get_online_features` of the view's feature service (store built once)."""
 
-    def __init__(self, store: Any, service_name: str, entity_keys: Sequence[str],
-                 features: Sequence[str]) -> None:
+    def __init__(
+        self, store: Any, service_name: str, entity_keys: Sequence[str], features: Sequence[str]
+    ) -> None:
         self.store = store
         self.service = store.get_feature_service(service_name)
         self.entity_keys = list(entity_keys)
@@ -171,7 +182,8 @@ class FeastOnlineLookup:
     def lookup(self, entities: Sequence[Mapping[str, Any]]) -> list[OnlineRow | None]:
         rows = [{k: e[k] for k in self.entity_keys} for e in entities]
         answer = self.store.get_online_features(features=self.service, entity_rows=rows).to_dict(
-            include_event_timestamps=True)
+            include_event_timestamps=True
+        )
         out: list[OnlineRow | None] = []
         for i in range(len(rows)):
             values = {n: answer[n][i] for n in self.features}
@@ -197,21 +209,24 @@ class FeastOnlineLookup:
         return True
 
 
-def build_lookup(kind: str, feast: Any, contract: DatasetContract,
-                 view: FeatureView) -> OnlineLookup:
+def build_lookup(
+    kind: str, feast: Any, contract: DatasetContract, view: FeatureView
+) -> OnlineLookup:
     """The online lookup of `view` through a `FeastResource`: `direct` (default; sqlite or Redis,
     whichever the Feast configuration names) or `feast`."""
-    from retrain_platform.contracts.feast_objects import feature_service_name
+    from retrain_platform.core.feature_store.feast_objects import feature_service_name
 
     features = view.feature_names(contract.label_name)
     if kind == DIRECT:
         config = feast.config()
         if feast.online_store_type(config) == "redis":
-            return RedisDirectLookup(feast.redis_table(contract, view, config),
-                                     feast.redis_client(config), features)
+            return RedisDirectLookup(
+                feast.redis_table(contract, view, config), feast.redis_client(config), features
+            )
         return DirectOnlineLookup(feast.online_table(contract, view, config), features)
     if kind == FEAST:
-        return FeastOnlineLookup(feast.store(), feature_service_name(contract, view),
-                                 view.entity_keys, features)
+        return FeastOnlineLookup(
+            feast.store(), feature_service_name(contract, view), view.entity_keys, features
+        )
     msg = f"unknown online lookup {kind!r} (one of {DIRECT}, {FEAST})"
     raise ValueError(msg)

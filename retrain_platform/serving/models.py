@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from retrain_platform.core.mlflow_store import MlflowStore
-from retrain_platform.core.registry import alias_version
+from retrain_platform.core.deployment.registry import alias_version
+from retrain_platform.core.models.mlflow_store import MlflowStore
 
 log = logging.getLogger(__name__)
 CANARY = "canary"
@@ -94,7 +94,8 @@ class ModelRegistryWatcher:
         """Check every alias once and load what moved; returns the alias versions seen."""
         seen: dict[str, int | None] = {}
         loaded: dict[int, LoadedModel] = {
-            s.current.version: s.current for s in self.slots.values() if s.current is not None}
+            s.current.version: s.current for s in self.slots.values() if s.current is not None
+        }
         for alias, slot in self.slots.items():
             try:
                 version = alias_version(self._client, self.name, alias)

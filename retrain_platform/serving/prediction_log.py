@@ -19,8 +19,8 @@ import polars as pl
 from deltalake import write_deltalake
 
 from retrain_platform.contracts import DatasetContract
+from retrain_platform.contracts.dtypes import polars_dtype
 from retrain_platform.contracts.model import FeatureView
-from retrain_platform.core.dtypes import polars_dtype
 from retrain_platform.core.lake import table_uri
 
 log = logging.getLogger(__name__)
@@ -41,25 +41,41 @@ def log_schema(contract: DatasetContract, view: FeatureView) -> dict[str, pl.Dat
     (named and typed as in the contract), the features used (JSON), the route, both models'
     versions and scores, the decision, and where the features came from and how old they were."""
     schema: dict[str, pl.DataType] = {
-        REQUEST_ID: pl.String(), PREDICTED_AT: pl.Datetime("us", "UTC")}
+        REQUEST_ID: pl.String(),
+        PREDICTED_AT: pl.Datetime("us", "UTC"),
+    }
     for key in view.entity_keys:
         schema[key] = polars_dtype(contract.column(key).dtype)
     schema[contract.timestamp_name] = pl.Datetime("us", "UTC")
-    schema.update({
-        FEATURES: pl.String(), MODEL_VERSION: pl.Int64(), ROUTE: pl.String(),
-        SCORE: pl.Float64(), SHADOW_VERSION: pl.Int64(), SHADOW_SCORE: pl.Float64(),
-        DECISION: pl.Boolean(), SOURCE: pl.String(), STALE: pl.Boolean(),
-        FEATURE_AGE: pl.Float64(),
-    })
+    schema.update(
+        {
+            FEATURES: pl.String(),
+            MODEL_VERSION: pl.Int64(),
+            ROUTE: pl.String(),
+            SCORE: pl.Float64(),
+            SHADOW_VERSION: pl.Int64(),
+            SHADOW_SCORE: pl.Float64(),
+            DECISION: pl.Boolean(),
+            SOURCE: pl.String(),
+            STALE: pl.Boolean(),
+            FEATURE_AGE: pl.Float64(),
+        }
+    )
     return schema
 
 
 class PredictionLog:
     """Buffered appends to the prediction log's Delta table."""
 
-    def __init__(self, uri: str, schema: Mapping[str, pl.DataType], *, max_rows: int = 1000,
-                 max_seconds: float = 2.0,
-                 storage_options: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        uri: str,
+        schema: Mapping[str, pl.DataType],
+        *,
+        max_rows: int = 1000,
+        max_seconds: float = 2.0,
+        storage_options: Mapping[str, str] | None = None,
+    ) -> None:
         self.uri = uri
         self.schema = dict(schema)
         self.max_rows = max_rows
@@ -132,11 +148,11 @@ class PredictionLog:
                 return 0
             try:
                 frame = self._frame(batch)
-                write_deltalake(self.uri, frame.to_arrow(), mode="append",
-                                storage_options=self.storage_options)
+                write_deltalake(
+                    self.uri, frame.to_arrow(), mode="append", storage_options=self.storage_options
+                )
             except Exception:
-                log.exception("prediction log: writing %d rows failed; kept for retry",
-                              len(batch))
+                log.exception("prediction log: writing %d rows failed; kept for retry", len(batch))
                 self.failures += 1
                 with self._lock:
                     self._buffer[:0] = batch

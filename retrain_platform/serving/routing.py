@@ -22,8 +22,9 @@ def entity_bucket(entity: Mapping[str, Any], keys: Sequence[str]) -> float:
     return int.from_bytes(hashlib.blake2b(blob, digest_size=8).digest(), "big") / _SPACE
 
 
-def route_for(entity: Mapping[str, Any], keys: Sequence[str], canary_share: float,
-              canary_available: bool) -> str:
+def route_for(
+    entity: Mapping[str, Any], keys: Sequence[str], canary_share: float, canary_available: bool
+) -> str:
     """`canary` when a canary model is loaded and the entity's bucket falls in its share."""
     if canary_available and canary_share > 0 and entity_bucket(entity, keys) < canary_share:
         return CANARY_ROUTE

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from retrain_platform.contracts import DatasetContract
 from retrain_platform.contracts.model import Column, FeatureView
-from retrain_platform.core.features import feature_columns
+from retrain_platform.core.features.transforms import feature_columns
 
 MAX_BATCH = 1000
 _INT_BOUNDS = {
@@ -39,8 +39,11 @@ def _column_field(column: Column, *, required: bool) -> tuple[Any, Any]:
     elif column.dtype in _INT_BOUNDS:
         low, high = _INT_BOUNDS[column.dtype]
         annotation = int
-        constraints = {"strict": True, "ge": max(low, column.min) if column.min is not None
-                       else low, "le": min(high, column.max) if column.max is not None else high}
+        constraints = {
+            "strict": True,
+            "ge": max(low, column.min) if column.min is not None else low,
+            "le": min(high, column.max) if column.max is not None else high,
+        }
     elif column.dtype in ("float32", "float64"):
         annotation = float
         constraints = {"strict": True, "allow_inf_nan": False}
@@ -86,8 +89,13 @@ class RequestSchemas:
     row_features: tuple[str, ...]
 
 
-def build_schemas(contract: DatasetContract, view: FeatureView,
-                  model_features: list[str], *, max_batch: int = MAX_BATCH) -> RequestSchemas:
+def build_schemas(
+    contract: DatasetContract,
+    view: FeatureView,
+    model_features: list[str],
+    *,
+    max_batch: int = MAX_BATCH,
+) -> RequestSchemas:
     """Pydantic models of `POST /predict` for `contract`'s `view`.
 
     A request holds `entities` (entity keys only: features come from the online store) or
@@ -127,8 +135,10 @@ def build_schemas(contract: DatasetContract, view: FeatureView,
         f"{title}PredictRequest",
         __config__=_FORBID,
         __validators__={"exactly_one": model_validator(mode="after")(_exactly_one)},
-        entities=(list[entity] | None,  # type: ignore[valid-type]
-                  Field(None, min_length=1, max_length=max_batch)),
+        entities=(
+            list[entity] | None,  # type: ignore[valid-type]
+            Field(None, min_length=1, max_length=max_batch),
+        ),
         rows=(list[row] | None, Field(None, min_length=1, max_length=max_batch)),  # type: ignore[valid-type]
     )
     return RequestSchemas(entity, row, request, keys, tuple(names))

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import dagster as dg
 
-from retrain_platform.alert_sensors import (
+from retrain_platform.defs.alerting import (
     NOTIFIER_RESOURCE_KEY,
     RUN_FAILURE_SENSOR_NAME,
     build_run_failure_sensor,
 )
-from retrain_platform.alerts import NotifierResource
+from retrain_platform.resources.notifier import NotifierResource
 from retrain_platform_tests.alerts.receivers import webhook_receiver
 
 

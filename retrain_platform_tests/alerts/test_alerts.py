@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 import pytest
 
-from retrain_platform import alerts
-from retrain_platform.alerts import Delivery, NotifierResource, notifier_from_env
+from retrain_platform.resources import notifier as alerts
+from retrain_platform.resources.notifier import Delivery, NotifierResource, notifier_from_env
 from retrain_platform_tests.alerts.receivers import smtp_receiver, webhook_receiver
 
 EVENTS: dict[str, Callable[[NotifierResource], Delivery]] = {

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from retrain_platform.contracts import DatasetContract
-from retrain_platform.core import decisions
-from retrain_platform.core.pipeline_health import (
+from retrain_platform.core.deployment import decisions
+from retrain_platform.core.deployment.pipeline_health import (
     EVENT_COLUMN,
     GATE_PASSED_COLUMN,
     champion_metric_trend,

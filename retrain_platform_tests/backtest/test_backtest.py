@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from retrain_platform.cli_backtest import add_backtest_command
+from retrain_platform.cli.backtest import add_backtest_command
 from retrain_platform.contracts import DatasetContract
 from retrain_platform.core import backtest as bt
 from retrain_platform.core import platform_columns as pc

@@ -14,7 +14,7 @@ import pytest
 from scipy import stats
 
 from retrain_platform.contracts import DEFAULT_CONTRACT_PATH, load_contract
-from retrain_platform.core import drift
+from retrain_platform.core.monitoring import drift
 from retrain_platform.core.synthetic import DriftSpec, generate_day
 
 CONTRACT = load_contract(DEFAULT_CONTRACT_PATH)

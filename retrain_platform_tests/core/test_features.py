@@ -12,9 +12,9 @@ import polars as pl
 import pytest
 
 from retrain_platform.core import platform_columns as pc
-from retrain_platform.core.features import build_features
-from retrain_platform.core.ingest import conform_file
-from retrain_platform.core.landing import LandingFile
+from retrain_platform.core.features.transforms import build_features
+from retrain_platform.core.ingest.landing import LandingFile
+from retrain_platform.core.ingest.rows import conform_file
 from retrain_platform.core.partitions import history_partitions
 from retrain_platform.core.synthetic import generate_day
 

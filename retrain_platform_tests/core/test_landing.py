@@ -7,7 +7,11 @@ import textwrap
 import polars as pl
 import pytest
 
-from retrain_platform.core.landing import list_landing_files, name_problem, read_files_isolated
+from retrain_platform.core.ingest.landing import (
+    list_landing_files,
+    name_problem,
+    read_files_isolated,
+)
 
 
 @pytest.mark.parametrize(
@@ -62,7 +66,7 @@ def test_parser_crash_is_pinned_on_its_file(tmp_path):
     wrapper.write_text(
         textwrap.dedent("""
         import json, os, sys
-        from retrain_platform.core import file_reader
+        from retrain_platform.core.ingest import file_reader
         jobs = json.loads(sys.stdin.read())
         if any(j["path"].endswith("crash.parquet") for j in jobs):
             for job in jobs:

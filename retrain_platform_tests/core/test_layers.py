@@ -8,11 +8,11 @@ import pytest
 from deltalake import DeltaTable
 
 from retrain_platform.core import platform_columns as pc
+from retrain_platform.core.ingest.raw_layer import run_raw_step
 from retrain_platform.core.lake import read_partitions, table_uri
-from retrain_platform.core.raw_layer import run_raw_step
 from retrain_platform.core.synthetic import Fault, generate_day, write_landing_files
-from retrain_platform.core.table_checks import HAS_MIN_ROWS, MATCHES_SCHEMA
-from retrain_platform.core.validated_layer import run_validated_step
+from retrain_platform.core.validate.layer import run_validated_step
+from retrain_platform.core.validate.table_checks import HAS_MIN_ROWS, MATCHES_SCHEMA
 
 START = date(2026, 1, 5)
 ROWS = 1_500
@@ -196,7 +196,7 @@ def test_a_failed_write_leaves_the_previous_version_readable(lake, contract, mon
         msg = "disk full"
         raise RuntimeError(msg)
 
-    monkeypatch.setattr("retrain_platform.core.raw_layer.ingest_partitions", explode)
+    monkeypatch.setattr("retrain_platform.core.ingest.raw_layer.ingest_partitions", explode)
     with pytest.raises(RuntimeError, match="disk full"):
         lake.ingest(_days(1))
     assert DeltaTable(lake.raw).version() == version

@@ -147,9 +147,16 @@ def test_other_contracts_generate_too() -> None:
 
 def test_landing_files_are_byte_identical_for_the_same_arguments(tmp_path: Path) -> None:
     def run(folder: str, seed: int) -> dict[str, bytes]:
-        files = write_landing_files(CONTRACT, tmp_path / folder, start=START, days=2,
-                                    rows_per_day=2_000, seed=seed, faults=[Fault("duplicates")],
-                                    file_format="mixed")
+        files = write_landing_files(
+            CONTRACT,
+            tmp_path / folder,
+            start=START,
+            days=2,
+            rows_per_day=2_000,
+            seed=seed,
+            faults=[Fault("duplicates")],
+            file_format="mixed",
+        )
         return {f.path.name: f.path.read_bytes() for f in files}
 
     first = run("a", seed=3)
@@ -159,8 +166,9 @@ def test_landing_files_are_byte_identical_for_the_same_arguments(tmp_path: Path)
 
 def test_late_rows_arrive_with_the_next_file_and_nothing_is_lost(tmp_path: Path) -> None:
     days, rows = 3, 5_000
-    files = write_landing_files(CONTRACT, tmp_path / "landing", start=START, days=days,
-                                rows_per_day=rows, seed=5)
+    files = write_landing_files(
+        CONTRACT, tmp_path / "landing", start=START, days=days, rows_per_day=rows, seed=5
+    )
     assert [f.path.name for f in files] == [
         f"{CONTRACT.dataset}_{_day(i):%Y-%m-%d}.parquet" for i in range(days + 1)
     ]
@@ -182,15 +190,31 @@ def test_late_rows_arrive_with_the_next_file_and_nothing_is_lost(tmp_path: Path)
 
 
 def test_mixed_format_alternates_and_csv_reads_back(tmp_path: Path) -> None:
-    files = write_landing_files(CONTRACT, tmp_path, start=START, days=2, rows_per_day=1_000,
-                                seed=0, file_format="mixed", late_share=0.0)
+    files = write_landing_files(
+        CONTRACT,
+        tmp_path,
+        start=START,
+        days=2,
+        rows_per_day=1_000,
+        seed=0,
+        file_format="mixed",
+        late_share=0.0,
+    )
     assert [f.path.suffix for f in files] == [".parquet", ".csv"]
     assert _read(files[1].path).equals(generate_day(CONTRACT, _day(1), rows=1_000, seed=0))
 
 
 def _faulted(tmp_path: Path, kind: str) -> tuple[pl.DataFrame | None, Path, list]:
-    files = write_landing_files(CONTRACT, tmp_path, start=START, days=2, rows_per_day=4_000,
-                                seed=11, faults=[Fault(kind, _day(1))], late_share=0.0)
+    files = write_landing_files(
+        CONTRACT,
+        tmp_path,
+        start=START,
+        days=2,
+        rows_per_day=4_000,
+        seed=11,
+        faults=[Fault(kind, _day(1))],
+        late_share=0.0,
+    )
     assert [f.fault for f in files] == [None, kind]
     path = files[1].path
     frame = None if kind in ("empty", "corrupt") else _read_raw(path)
@@ -272,10 +296,12 @@ def test_fault_corrupt_parquet_is_unreadable(tmp_path: Path) -> None:
 
 def test_faults_without_a_day_land_on_distinct_seeded_days(tmp_path: Path) -> None:
     faults = [Fault(kind) for kind in FAULT_KINDS]
-    files = write_landing_files(CONTRACT, tmp_path / "a", start=START, days=10, rows_per_day=500,
-                                seed=2, faults=faults)
-    again = write_landing_files(CONTRACT, tmp_path / "b", start=START, days=10, rows_per_day=500,
-                                seed=2, faults=faults)
+    files = write_landing_files(
+        CONTRACT, tmp_path / "a", start=START, days=10, rows_per_day=500, seed=2, faults=faults
+    )
+    again = write_landing_files(
+        CONTRACT, tmp_path / "b", start=START, days=10, rows_per_day=500, seed=2, faults=faults
+    )
     faulted = {f.day: f.fault for f in files if f.fault}
     assert faulted == {f.day: f.fault for f in again if f.fault}
     assert sorted(faulted.values()) == sorted(FAULT_KINDS)
@@ -284,8 +310,14 @@ def test_faults_without_a_day_land_on_distinct_seeded_days(tmp_path: Path) -> No
 
 def test_fault_outside_the_range_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="outside"):
-        write_landing_files(CONTRACT, tmp_path, start=START, days=2, rows_per_day=10,
-                            faults=[Fault("empty", _day(5))])
+        write_landing_files(
+            CONTRACT,
+            tmp_path,
+            start=START,
+            days=2,
+            rows_per_day=10,
+            faults=[Fault("empty", _day(5))],
+        )
 
 
 def test_covariate_drift_starts_on_its_date() -> None:

@@ -6,13 +6,8 @@ import polars as pl
 import pytest
 
 from retrain_platform.core import platform_columns as pc
-from retrain_platform.core.features import build_features
-from retrain_platform.core.ingest import conform_file
-from retrain_platform.core.lake import overwrite_partitions
-from retrain_platform.core.landing import LandingFile
-from retrain_platform.core.point_in_time import asof_join
-from retrain_platform.core.synthetic import generate_day
-from retrain_platform.core.training_dataset import (
+from retrain_platform.core.datasets.point_in_time import asof_join
+from retrain_platform.core.datasets.training_set import (
     HOLDOUT,
     SPLIT,
     TRAIN,
@@ -24,6 +19,11 @@ from retrain_platform.core.training_dataset import (
     read_version,
     version_history,
 )
+from retrain_platform.core.features.transforms import build_features
+from retrain_platform.core.ingest.landing import LandingFile
+from retrain_platform.core.ingest.rows import conform_file
+from retrain_platform.core.lake import overwrite_partitions
+from retrain_platform.core.synthetic import generate_day
 
 START = date(2026, 4, 1)
 DAYS = 8

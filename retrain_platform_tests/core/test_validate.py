@@ -8,10 +8,10 @@ import pytest
 
 from retrain_platform.contracts.pandera_schema import to_pandera_schema
 from retrain_platform.core import platform_columns as pc
-from retrain_platform.core.ingest import conform_file
-from retrain_platform.core.landing import LandingFile
+from retrain_platform.core.ingest.landing import LandingFile
+from retrain_platform.core.ingest.rows import conform_file
 from retrain_platform.core.synthetic import generate_day
-from retrain_platform.core.validate import row_rules, validate_rows
+from retrain_platform.core.validate.rows import row_rules, validate_rows
 
 DAY = date(2026, 2, 1)
 
@@ -177,12 +177,18 @@ def test_row_index_timestamps_for_sources_without_a_time_column(weather_contract
 
 
 def test_timestamp_text_in_mixed_formats_is_parsed_or_quarantined():
-    from retrain_platform.core.dtypes import parse_datetimes
+    from retrain_platform.contracts.dtypes import parse_datetimes
 
-    text = pl.Series("t", ["2026-01-01T10:00:00.5+0000"] * 5
-                     + ["2026-01-01 11:00:00", "2026-01-02", "2026-01-01T12:00:00Z", "junk", None])
+    text = pl.Series(
+        "t",
+        ["2026-01-01T10:00:00.5+0000"] * 5
+        + ["2026-01-01 11:00:00", "2026-01-02", "2026-01-01T12:00:00Z", "junk", None],
+    )
     parsed = parse_datetimes(text).to_list()
     assert parsed[0] == datetime(2026, 1, 1, 10, 0, 0, 500000, tzinfo=UTC)
-    assert parsed[5:8] == [datetime(2026, 1, 1, 11, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC),
-                           datetime(2026, 1, 1, 12, tzinfo=UTC)]
+    assert parsed[5:8] == [
+        datetime(2026, 1, 1, 11, tzinfo=UTC),
+        datetime(2026, 1, 2, tzinfo=UTC),
+        datetime(2026, 1, 1, 12, tzinfo=UTC),
+    ]
     assert parsed[8:] == [None, None]

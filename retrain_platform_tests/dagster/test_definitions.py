@@ -25,8 +25,10 @@ FEATURES = dg.AssetKey(["features", "transactions_card_history"])
 DATASET = dg.AssetKey(["datasets", "transactions_training"])
 QUARANTINE = dg.AssetKey(["validated", "transactions_quarantine"])
 
-pytestmark = [pytest.mark.filterwarnings("ignore::dagster.BetaWarning"),
-              pytest.mark.filterwarnings("ignore::dagster.PreviewWarning")]
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::dagster.BetaWarning"),
+    pytest.mark.filterwarnings("ignore::dagster.PreviewWarning"),
+]
 
 BLOCKING = {"matches_schema", "has_min_rows"}
 NOT_BLOCKING = {"label_rate_in_band", "null_share_within_limit", "newest_partition_is_fresh"}
@@ -48,10 +50,22 @@ def test_module_defs_are_loadable(module_defs):
 def test_asset_keys_and_groups(module_defs):
     graph = module_defs.resolve_asset_graph()
     groups = {spec.key: spec.group_name for spec in module_defs.resolve_all_asset_specs()}
-    assert {RAW: "ingest", VALIDATED: "validate", QUARANTINE: "validate",
-            FEATURES: "features", DATASET: "datasets"}.items() <= groups.items()
-    assert {key.path[0] for key in groups} == {"raw", "validated", "features", "datasets",
-                                               "models", "deployment", "monitoring"}
+    assert {
+        RAW: "ingest",
+        VALIDATED: "validate",
+        QUARANTINE: "validate",
+        FEATURES: "features",
+        DATASET: "datasets",
+    }.items() <= groups.items()
+    assert {key.path[0] for key in groups} == {
+        "raw",
+        "validated",
+        "features",
+        "datasets",
+        "models",
+        "deployment",
+        "monitoring",
+    }
     assert graph.get(VALIDATED).parent_keys == {RAW}
     assert graph.get(QUARANTINE).parent_keys == {RAW}
     assert graph.get(FEATURES).parent_keys == {VALIDATED}
@@ -60,8 +74,9 @@ def test_asset_keys_and_groups(module_defs):
 
 def test_validated_asset_has_five_checks_two_blocking(module_defs):
     graph = module_defs.resolve_asset_graph()
-    specs = {key.name: graph.get_check_spec(key)
-             for key in graph.get_check_keys_for_assets({VALIDATED})}
+    specs = {
+        key.name: graph.get_check_spec(key) for key in graph.get_check_keys_for_assets({VALIDATED})
+    }
     assert set(specs) == BLOCKING | NOT_BLOCKING
     assert {name for name, spec in specs.items() if spec.blocking} == BLOCKING
     assert not graph.get_check_keys_for_assets({RAW, QUARANTINE})
@@ -78,12 +93,16 @@ def test_validated_asset_has_five_checks_two_blocking(module_defs):
 
 def test_sensors_run_by_default(module_defs):
     sensors = {s.name: s for s in module_defs.sensors}
-    assert set(sensors) >= {"transactions_landing_sensor", "retrain_platform_automation",
-                            "retrain_run_failure_alert"}
+    assert set(sensors) >= {
+        "transactions_landing_sensor",
+        "retrain_platform_automation",
+        "retrain_run_failure_alert",
+    }
     for sensor in sensors.values():
         assert sensor.default_status == dg.DefaultSensorStatus.RUNNING, sensor.name
-    assert isinstance(sensors["retrain_platform_automation"],
-                      dg.AutomationConditionSensorDefinition)
+    assert isinstance(
+        sensors["retrain_platform_automation"], dg.AutomationConditionSensorDefinition
+    )
     landing_job = module_defs.resolve_job_def(sensors["transactions_landing_sensor"].job_name)
     assert landing_job.asset_layer.executable_asset_keys == {RAW}
 
@@ -120,24 +139,35 @@ def test_two_contracts_in_one_location(contract, weather_contract, home):
     keys = set(defs.resolve_asset_graph().get_all_asset_keys())
     assert keys == {
         dg.AssetKey([layer, name])
-        for layer, name in [("raw", "transactions"), ("validated", "transactions"),
-                            ("validated", "transactions_quarantine"), ("raw", "weather"),
-                            ("validated", "weather"), ("validated", "weather_quarantine"),
-                            ("features", "transactions_card_history"),
-                            ("features", "transactions_card_history_online"),
-                            ("features", "transactions_registry"),
-                            ("datasets", "transactions_training"),
-                            ("models", "transactions_candidate"),
-                            ("models", "transactions_registered"),
-                            ("deployment", "transactions"),
-                            ("monitoring", "transactions_drift"),
-                            ("monitoring", "transactions_performance")]
+        for layer, name in [
+            ("raw", "transactions"),
+            ("validated", "transactions"),
+            ("validated", "transactions_quarantine"),
+            ("raw", "weather"),
+            ("validated", "weather"),
+            ("validated", "weather_quarantine"),
+            ("features", "transactions_card_history"),
+            ("features", "transactions_card_history_online"),
+            ("features", "transactions_registry"),
+            ("datasets", "transactions_training"),
+            ("models", "transactions_candidate"),
+            ("models", "transactions_registered"),
+            ("deployment", "transactions"),
+            ("monitoring", "transactions_drift"),
+            ("monitoring", "transactions_performance"),
+        ]
     }
     assert {s.name for s in defs.sensors} >= {
-        "transactions_landing_sensor", "weather_landing_sensor", "retrain_platform_automation"}
+        "transactions_landing_sensor",
+        "weather_landing_sensor",
+        "retrain_platform_automation",
+    }
     assert {j.name for j in defs.jobs} >= {
-        "transactions_ingest_job", "transactions_validate_job",
-        "weather_ingest_job", "weather_validate_job"}
+        "transactions_ingest_job",
+        "transactions_validate_job",
+        "weather_ingest_job",
+        "weather_validate_job",
+    }
     weather = defs.resolve_assets_def(dg.AssetKey(["raw", "weather"])).partitions_def
     transactions = defs.resolve_assets_def(RAW).partitions_def
     assert isinstance(weather, dg.MonthlyPartitionsDefinition)
@@ -149,11 +179,21 @@ def test_two_contracts_in_one_location(contract, weather_contract, home):
 
 @pytest.mark.parametrize(
     "module",
-    ["retrain_platform.sensors", "retrain_platform.jobs", "retrain_platform.assets.validated",
-     "retrain_platform.dataset_defs", "retrain_platform.main_job"],
+    [
+        "retrain_platform.defs.ingest.landing_sensor",
+        "retrain_platform.defs.jobs",
+        "retrain_platform.defs.validate",
+        "retrain_platform.defs.dataset",
+        "retrain_platform.demo.backfill",
+    ],
 )
 def test_module_imports_on_its_own(module):
     """Each module must import in a fresh interpreter, whatever was imported before it."""
-    proc = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True,
-                          text=True, check=False, cwd=REPO_ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-c", f"import {module}"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=REPO_ROOT,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -9,12 +9,14 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from retrain_platform.core.landing_changes import LandingCursor
+from retrain_platform.core.ingest.landing_changes import LandingCursor
 from retrain_platform.core.synthetic import Fault, generate_day, write_landing_files
 from retrain_platform.definitions import build_definitions
 
-pytestmark = [pytest.mark.filterwarnings("ignore::dagster.BetaWarning"),
-              pytest.mark.filterwarnings("ignore::dagster.PreviewWarning")]
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::dagster.BetaWarning"),
+    pytest.mark.filterwarnings("ignore::dagster.PreviewWarning"),
+]
 
 START = date(2026, 1, 5)
 ROWS = 1500
@@ -35,9 +37,12 @@ class Landing:
 
     def tick(self, cursor: str | None):
         """One evaluation, resolved the way the daemon does (partition keys checked by the job)."""
-        context = dg.build_sensor_context(instance=self.instance, cursor=cursor,
-                                          resources={"landing": self.defs.resources["landing"]},
-                                          definitions=self.defs)
+        context = dg.build_sensor_context(
+            instance=self.instance,
+            cursor=cursor,
+            resources={"landing": self.defs.resources["landing"]},
+            definitions=self.defs,
+        )
         return self.sensor.evaluate_tick(context)
 
     def write(self, **kwargs):
@@ -81,7 +86,8 @@ def test_new_files_request_exactly_their_partitions(landing):
         assert request.tags["retrain/trigger"] == "landing"
     # a day's partition is fed by its own file and the next day's (late rows)
     assert requests["2026-01-07"].tags["retrain/files"] == (
-        "transactions_2026-01-07.parquet,transactions_2026-01-08.parquet")
+        "transactions_2026-01-07.parquet,transactions_2026-01-08.parquet"
+    )
     assert set(LandingCursor.parse(first.cursor).seen) == {f.path.name for f in files}
 
     second = landing.tick(first.cursor)
@@ -116,7 +122,8 @@ def test_late_file_requests_only_the_old_partition(landing):
     late = generate_day(landing.contract, START, rows=10, seed=7)
     late.write_parquet(landing.dir / "transactions_2026-01-05_resent.parquet")
     assert landing.partitions_of(landing.dir / "transactions_2026-01-05_resent.parquet") == {
-        "2026-01-05"}
+        "2026-01-05"
+    }
 
     second = landing.tick(first.cursor)
     requests = by_partition(second)
@@ -134,7 +141,8 @@ def test_changed_file_requests_its_partitions_again(landing):
     target = files[1].path  # transactions_2026-01-06.parquet
     before = target.stat()
     generate_day(landing.contract, START + timedelta(days=1), rows=1200, seed=3).write_parquet(
-        target)
+        target
+    )
     os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000_000))
     assert target.stat().st_size != before.st_size
 

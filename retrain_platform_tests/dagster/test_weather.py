@@ -9,13 +9,13 @@ import shutil
 
 import polars as pl
 
-from retrain_platform.assets import keys
 from retrain_platform.core import platform_columns as pc
+from retrain_platform.core.ingest.raw_layer import run_raw_step
 from retrain_platform.core.lake import read_partitions, table_uri
-from retrain_platform.core.raw_layer import run_raw_step
-from retrain_platform.core.validate import validate_rows
+from retrain_platform.core.validate.rows import validate_rows
 from retrain_platform.definitions import build_definitions
-from retrain_platform.jobs import ingest_job_name, validate_job_name
+from retrain_platform.defs import keys
+from retrain_platform.defs.jobs import ingest_job_name, validate_job_name
 
 MONTHS = [f"{year}-{month:02d}-01" for year in range(1949, 2000) for month in range(1, 13)]
 

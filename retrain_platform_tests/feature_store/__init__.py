@@ -8,14 +8,14 @@ from functools import cache
 import polars as pl
 
 from retrain_platform.contracts import DatasetContract
-from retrain_platform.contracts.feast_objects import feast_source_uri, features_table_uri
 from retrain_platform.contracts.model import FeatureView
 from retrain_platform.core import platform_columns as pc
-from retrain_platform.core.feature_layer import write_parquet_mirror
-from retrain_platform.core.features import build_features, feature_columns
-from retrain_platform.core.ingest import conform_file
+from retrain_platform.core.feature_store.feast_objects import feast_source_uri, features_table_uri
+from retrain_platform.core.features.layer import write_parquet_mirror
+from retrain_platform.core.features.transforms import build_features, feature_columns
+from retrain_platform.core.ingest.landing import LandingFile
+from retrain_platform.core.ingest.rows import conform_file
 from retrain_platform.core.lake import overwrite_partitions
-from retrain_platform.core.landing import LandingFile
 from retrain_platform.core.synthetic import generate_day
 
 FIRST_DAY = date(2026, 1, 1)
@@ -28,15 +28,22 @@ SEED = 7
 @cache
 def feature_rows(contract: DatasetContract, view: FeatureView) -> pl.DataFrame:
     """Features of `DAYS` synthetic days restricted to the `ENTITIES` most active entities."""
-    days = [generate_day(contract, FIRST_DAY + timedelta(days=i), rows=ROWS_PER_DAY, seed=SEED)
-            for i in range(DAYS)]
+    days = [
+        generate_day(contract, FIRST_DAY + timedelta(days=i), rows=ROWS_PER_DAY, seed=SEED)
+        for i in range(DAYS)
+    ]
     keys = list(view.entity_keys)
     top = pl.concat(days).group_by(keys).len().sort(["len", *keys], descending=True).head(ENTITIES)
-    rows = pl.concat([
-        conform_file(day.join(top.select(keys), on=keys, how="semi"),
-                     LandingFile(f"day{i}.parquet", None, 1, 0), contract).rows
-        for i, day in enumerate(days)
-    ])
+    rows = pl.concat(
+        [
+            conform_file(
+                day.join(top.select(keys), on=keys, how="semi"),
+                LandingFile(f"day{i}.parquet", None, 1, 0),
+                contract,
+            ).rows
+            for i, day in enumerate(days)
+        ]
+    )
     return build_features(rows, contract, view)
 
 
@@ -44,8 +51,9 @@ def partition_keys(frame: pl.DataFrame) -> list[str]:
     return sorted(frame.get_column(pc.PARTITION).unique().to_list())
 
 
-def write_features(lake_uri: str, contract: DatasetContract, view: FeatureView,
-                   frame: pl.DataFrame) -> str:
+def write_features(
+    lake_uri: str, contract: DatasetContract, view: FeatureView, frame: pl.DataFrame
+) -> str:
     """Write `frame`'s partitions to the view's features Delta table and the Parquet mirror
     Feast reads, as the features step does; returns the Delta table's URI."""
     uri = features_table_uri(lake_uri, contract, view)
@@ -54,8 +62,12 @@ def write_features(lake_uri: str, contract: DatasetContract, view: FeatureView,
     return uri
 
 
-def served(feast, contract: DatasetContract, view: FeatureView,  # noqa: ANN001 - FeastResource
-           entities: pl.DataFrame) -> pl.DataFrame:
+def served(
+    feast,
+    contract: DatasetContract,
+    view: FeatureView,  # noqa: ANN001 - FeastResource
+    entities: pl.DataFrame,
+) -> pl.DataFrame:
     """What Feast's `get_online_features` answers for `entities`, typed like the features."""
     keys = list(view.entity_keys)
     answer = feast.online_features(contract, view, entities.select(keys).to_dicts())

@@ -14,7 +14,10 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from retrain_platform.contracts.feast_objects import (
+from retrain_platform.contracts.dtypes import POLARS_DTYPES
+from retrain_platform.contracts.model import DTYPES
+from retrain_platform.core import platform_columns as pc
+from retrain_platform.core.feature_store.feast_objects import (
     FEAST_TYPES,
     feast_source_uri,
     feast_type,
@@ -22,13 +25,10 @@ from retrain_platform.contracts.feast_objects import (
     feature_view_name,
     to_feast_objects,
 )
-from retrain_platform.contracts.model import DTYPES
-from retrain_platform.core import platform_columns as pc
-from retrain_platform.core.dtypes import POLARS_DTYPES
-from retrain_platform.core.feature_layer import write_parquet_mirror
-from retrain_platform.core.features import feature_columns, feature_table_name
+from retrain_platform.core.features.layer import write_parquet_mirror
+from retrain_platform.core.features.transforms import feature_columns, feature_table_name
 from retrain_platform.core.lake import overwrite_partitions
-from retrain_platform.feature_store import DEFAULT_REPO_PATH, FeastResource
+from retrain_platform.resources.feast import DEFAULT_REPO_PATH, FeastResource
 from retrain_platform_tests.feature_store import feature_rows, partition_keys, write_features
 
 FEAST = Path(sys.executable).with_name("feast")
@@ -58,7 +58,8 @@ def test_objects_come_from_the_contract(contract, view):
     fv = objects.feature_view
     assert [e.join_key for e in objects.entities] == list(view.entity_keys)
     assert [e.value_type for e in objects.entities] == [
-        FEAST_TYPES[contract.column(k).dtype].to_value_type() for k in view.entity_keys]
+        FEAST_TYPES[contract.column(k).dtype].to_value_type() for k in view.entity_keys
+    ]
     assert objects.source.name == f"{table}_source"
     assert objects.source.path == "/lake/features/x"
     assert objects.source.timestamp_field == contract.timestamp_name
@@ -69,11 +70,13 @@ def test_objects_come_from_the_contract(contract, view):
     assert [f.name for f in fv.entity_columns] == list(view.entity_keys)
     columns = feature_columns(contract, view)
     assert {f.name: f.dtype for f in fv.features} == {
-        n: feast_type(columns[n]) for n in view.feature_names(contract.label_name)}
+        n: feast_type(columns[n]) for n in view.feature_names(contract.label_name)
+    }
     assert fv.tags == {"dataset": contract.dataset, "contract_hash": contract.contract_hash}
     service = objects.feature_service
     assert service.name.startswith(f"{table}_v") and service.name == feature_service_name(
-        contract, view)
+        contract, view
+    )
     assert [p.name for p in service.feature_view_projections] == [fv.name]
 
 
@@ -95,8 +98,14 @@ def test_feast_yaml_expands_the_platform_home(home):
 
 def test_feast_apply_cli_registers_the_generated_objects(home, contract, view):
     env = {**os.environ, "RETRAIN_HOME": str(home.home)}
-    done = subprocess.run([str(FEAST), "apply"], cwd=DEFAULT_REPO_PATH, env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [str(FEAST), "apply"],
+        cwd=DEFAULT_REPO_PATH,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     assert (home.home / "feast" / "registry.db").exists()
     store = FeastResource().store()
@@ -116,23 +125,36 @@ def test_historical_features_from_the_feast_source_are_as_of(home, contract, vie
     names = view.feature_names(contract.label_name)
 
     rng = np.random.default_rng(3)
-    after = features.select(*keys, ts).sample(150, seed=3).with_columns(
-        pl.col(ts) + pl.duration(seconds=pl.Series(rng.integers(1, 6 * 3600, 150))))
+    after = (
+        features.select(*keys, ts)
+        .sample(150, seed=3)
+        .with_columns(pl.col(ts) + pl.duration(seconds=pl.Series(rng.integers(1, 6 * 3600, 150))))
+    )
     first = features.group_by(keys).agg(pl.col(ts).min()).head(20)
     before = first.with_columns(pl.col(ts) - pl.duration(hours=1))
-    entity_df = (pl.concat([after, before]).unique([*keys, ts])
-                 .with_row_index("row_id").with_columns(pl.col("row_id").cast(pl.Int64)))
+    entity_df = (
+        pl.concat([after, before])
+        .unique([*keys, ts])
+        .with_row_index("row_id")
+        .with_columns(pl.col("row_id").cast(pl.Int64))
+    )
 
     store = feast.store()
-    got = pl.from_pandas(store.get_historical_features(
-        entity_df=entity_df.to_pandas(),
-        features=store.get_feature_service(feature_service_name(contract, view)),
-    ).to_df())
+    got = pl.from_pandas(
+        store.get_historical_features(
+            entity_df=entity_df.to_pandas(),
+            features=store.get_feature_service(feature_service_name(contract, view)),
+        ).to_df()
+    )
 
     expected = entity_df.sort(ts).join_asof(
         features.select(*keys, pl.col(ts).alias("feature_ts"), *names).sort("feature_ts"),
-        left_on=ts, right_on="feature_ts", by=keys, strategy="backward",
-        tolerance=view.ttl, check_sortedness=False,
+        left_on=ts,
+        right_on="feature_ts",
+        by=keys,
+        strategy="backward",
+        tolerance=view.ttl,
+        check_sortedness=False,
     )
     matched = expected.filter(pl.col("feature_ts").is_not_null())
     # Feast's file (dask) store drops entity rows with no feature row at or before them.
@@ -140,8 +162,9 @@ def test_historical_features_from_the_feast_source_are_as_of(home, contract, vie
     assert expected.height - matched.height == before.height
     schema = feature_columns(contract, view)
     got = got.select("row_id", *(pl.col(n).cast(schema[n]) for n in names))
-    assert_frame_equal(got.sort("row_id"), matched.select("row_id", *names).sort("row_id"),
-                       check_exact=True)
+    assert_frame_equal(
+        got.sort("row_id"), matched.select("row_id", *names).sort("row_id"), check_exact=True
+    )
 
 
 def test_historical_features_follow_a_partition_overwrite(home, contract, view):
@@ -153,13 +176,20 @@ def test_historical_features_follow_a_partition_overwrite(home, contract, view):
     day = features.filter(pl.col(pc.PARTITION) == partition_keys(features)[-1])
     changed = day.with_columns(pl.col(feature) * 2 + 1)
     overwrite_partitions(uri, changed, partition_keys(day))
-    write_parquet_mirror(changed, partition_keys(day),
-                         feast_source_uri(home.lake_uri, contract, view))
+    write_parquet_mirror(
+        changed, partition_keys(day), feast_source_uri(home.lake_uri, contract, view)
+    )
 
-    entity_df = day.select(*view.entity_keys, pl.col(ts) + pl.duration(seconds=1),
-                           (pl.col(feature) * 2 + 1).alias("expected")).head(50)
+    entity_df = day.select(
+        *view.entity_keys,
+        pl.col(ts) + pl.duration(seconds=1),
+        (pl.col(feature) * 2 + 1).alias("expected"),
+    ).head(50)
     reference = f"{feature_view_name(contract, view)}:{feature}"
-    got = pl.from_pandas(feast.store().get_historical_features(
-        entity_df=entity_df.to_pandas(), features=[reference]).to_df())
+    got = pl.from_pandas(
+        feast.store()
+        .get_historical_features(entity_df=entity_df.to_pandas(), features=[reference])
+        .to_df()
+    )
     assert got.height == entity_df.height
     assert (got[feature] == got["expected"]).all()

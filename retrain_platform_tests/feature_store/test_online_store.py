@@ -18,18 +18,9 @@ from feast.type_map import python_values_to_proto_values
 from feast.utils import to_naive_utc
 from polars.testing import assert_frame_equal
 
-from retrain_platform.assets.feature_store import (
-    build_feast_registry_asset,
-    build_online_store_asset,
-    features_key,
-    online_key,
-    registry_key,
-)
-from retrain_platform.contracts.feast_objects import feature_view_name
 from retrain_platform.core import platform_columns as pc
-from retrain_platform.core.features import feature_table_name
-from retrain_platform.core.lake import overwrite_partitions, read_partitions
-from retrain_platform.core.online_store import (
+from retrain_platform.core.feature_store.feast_objects import feature_view_name
+from retrain_platform.core.feature_store.online_sqlite import (
     encode_values,
     newest_rows,
     online_event_timestamps,
@@ -37,9 +28,18 @@ from retrain_platform.core.online_store import (
     sqlite_event_seconds,
     value_texts,
 )
-from retrain_platform.feature_store import FeastResource
-from retrain_platform.partitions import partitions_for
+from retrain_platform.core.features.transforms import feature_table_name
+from retrain_platform.core.lake import overwrite_partitions, read_partitions
+from retrain_platform.defs.feature_store import (
+    build_feast_registry_asset,
+    build_online_store_asset,
+    features_key,
+    online_key,
+    registry_key,
+)
+from retrain_platform.defs.partitions import partitions_for
 from retrain_platform.resources import DeltaLakeResource
+from retrain_platform.resources.feast import FeastResource
 from retrain_platform_tests.feature_store import (
     feature_rows,
     features_only,

@@ -3,9 +3,9 @@
 import polars as pl
 from polars.testing import assert_frame_equal
 
-from retrain_platform.core.features import feature_columns
-from retrain_platform.core.point_in_time import asof_join, feast_join, label_columns
-from retrain_platform.feature_store import FeastResource
+from retrain_platform.core.datasets.point_in_time import asof_join, feast_join, label_columns
+from retrain_platform.core.features.transforms import feature_columns
+from retrain_platform.resources.feast import FeastResource
 from retrain_platform_tests.feature_store import feature_rows, write_features
 
 
@@ -33,9 +33,12 @@ def test_polars_and_feast_paths_give_identical_frames(home, contract):
 
     fast = asof_join(labels, features, contract, view)
     through_feast = feast_join(
-        labels, contract, view,
+        labels,
+        contract,
+        view,
         lambda entity_df: feast.historical_features(contract, view, entity_df),
-        feature_columns(contract, view))
+        feature_columns(contract, view),
+    )
 
     assert fast.height == through_feast.height == labels.height
     assert_frame_equal(fast, through_feast, check_exact=True)

@@ -14,9 +14,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from retrain_platform.closed_loop import LoopOptions, LoopResult, run_closed_loop
-from retrain_platform.core.loop_report import PLOT_IDS
 from retrain_platform.core.synthetic import Fault
+from retrain_platform.demo.loop import LoopOptions, LoopResult, run_closed_loop
+from retrain_platform.demo.report import PLOT_IDS
 from retrain_platform_tests.homes import isolate_home
 
 START = date(2026, 6, 1)
@@ -90,7 +90,7 @@ def test_report_is_one_file_with_its_plots(loop):
 
 @pytest.mark.slow
 def test_evidently_html_is_rendered_for_drifted_partitions_only(loop, contract):
-    from retrain_platform.assets.monitoring import drift_report_path
+    from retrain_platform.defs.monitoring.assets import drift_report_path
 
     days = loop.timeline.filter(pl.col("max_psi").is_not_null())
     drifted = days.filter(pl.col("max_psi") > contract.policy.drift_psi_threshold)

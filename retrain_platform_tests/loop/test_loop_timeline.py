@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import polars as pl
 
-from retrain_platform.core import decisions
-from retrain_platform.core import loop_timeline as lt
+from retrain_platform.core.deployment import decisions
+from retrain_platform.demo import timeline as lt
 
 DAYS = [
     {"day": "2026-01-03", "landed": 100, "decision": "no retrain", "reason": "healthy",

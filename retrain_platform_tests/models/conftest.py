@@ -6,16 +6,16 @@ import polars as pl
 import pytest
 
 from retrain_platform.contracts import DatasetContract
-from retrain_platform.core.features import build_features
-from retrain_platform.core.ingest import conform_file
-from retrain_platform.core.landing import LandingFile
-from retrain_platform.core.synthetic import generate_day
-from retrain_platform.core.training_dataset import (
+from retrain_platform.core.datasets.training_set import (
     DatasetWindow,
     build_training_frame,
     label_events,
     make_window,
 )
+from retrain_platform.core.features.transforms import build_features
+from retrain_platform.core.ingest.landing import LandingFile
+from retrain_platform.core.ingest.rows import conform_file
+from retrain_platform.core.synthetic import generate_day
 from retrain_platform_tests.models.helpers import AS_OF, DAYS, ROWS_PER_DAY, START, WINDOW
 
 

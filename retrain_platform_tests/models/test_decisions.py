@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from retrain_platform.core.decisions import (
+from retrain_platform.core.deployment.decisions import (
     RETRAIN,
     ROLLBACK,
     Decision,

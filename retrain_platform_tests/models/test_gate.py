@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from retrain_platform.contracts import DatasetContract
-from retrain_platform.core.gate import (
+from retrain_platform.core.models.gate import (
     BELOW_MINIMUM,
     INCONCLUSIVE,
     REGRESSION,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from retrain_platform.core.metrics import (
+from retrain_platform.core.models.metrics import (
     METRIC_NAMES,
     classification_metrics,
     expected_calibration_error,

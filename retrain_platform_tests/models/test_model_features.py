@@ -2,7 +2,7 @@
 
 import polars as pl
 
-from retrain_platform.core.model_features import feature_matrix, model_feature_names
+from retrain_platform.core.models.inputs import feature_matrix, model_feature_names
 
 
 def test_string_columns_are_replaced_by_their_encodings(contract):

@@ -15,23 +15,23 @@ import numpy as np
 import pytest
 from mlflow.models import get_model_info
 
-from retrain_platform.assets import model_keys as mk
-from retrain_platform.assets.datasets import build_training_dataset_asset
-from retrain_platform.cli_models import add_model_commands
+from retrain_platform.cli.models import add_model_commands
 from retrain_platform.contracts import DatasetContract
-from retrain_platform.core import candidate_runs as runs
 from retrain_platform.core import platform_columns as pc
-from retrain_platform.core.decisions import champion_at, read_decisions
-from retrain_platform.core.features import feature_table_name
+from retrain_platform.core.deployment.decisions import champion_at, read_decisions
+from retrain_platform.core.deployment.registry import CHAMPION, PREVIOUS, alias_version
+from retrain_platform.core.features.transforms import feature_table_name
 from retrain_platform.core.lake import overwrite_partitions, table_uri
-from retrain_platform.core.mlflow_store import MlflowStore
-from retrain_platform.core.registry import CHAMPION, PREVIOUS, alias_version
-from retrain_platform.core.reproduce import reproduce_version
+from retrain_platform.core.models import candidate_runs as runs
+from retrain_platform.core.models.mlflow_store import MlflowStore
+from retrain_platform.core.models.reproduce import reproduce_version
+from retrain_platform.defs import model_keys as mk
+from retrain_platform.defs.datasets import build_training_dataset_asset
+from retrain_platform.defs.deployment.rollback import rollback_job_name
+from retrain_platform.defs.models import RetrainOutcome, build_model_defs, run_retrain_cycle
 from retrain_platform.home import HomeLayout
-from retrain_platform.model_defs import RetrainOutcome, build_model_defs, run_retrain_cycle
 from retrain_platform.resources import default_resources
-from retrain_platform.rollback import rollback_job_name
-from retrain_platform.tracking import MlflowResource, embedded_store
+from retrain_platform.resources.tracking import MlflowResource, embedded_store
 from retrain_platform_tests.homes import isolate_home
 from retrain_platform_tests.models.helpers import AS_OF, WINDOW, with_policy
 

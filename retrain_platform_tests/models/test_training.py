@@ -10,8 +10,9 @@ import polars as pl
 import pytest
 
 from retrain_platform.core import platform_columns as pc
-from retrain_platform.core.model_features import model_feature_names
-from retrain_platform.core.training import (
+from retrain_platform.core.datasets.training_set import HOLDOUT, SPLIT
+from retrain_platform.core.models.inputs import model_feature_names
+from retrain_platform.core.models.training import (
     CandidateConfig,
     TrainingOptions,
     holdout_rows,
@@ -20,7 +21,6 @@ from retrain_platform.core.training import (
     time_folds,
     train_candidates,
 )
-from retrain_platform.core.training_dataset import HOLDOUT, SPLIT
 
 FAST = TrainingOptions(max_rounds=40, early_stopping_rounds=10, folds=2, num_threads=1)
 

@@ -11,7 +11,11 @@ import polars as pl
 import pytest
 
 from retrain_platform.core import platform_columns as pc
-from retrain_platform.core.drift import (
+from retrain_platform.core.features.transforms import build_features
+from retrain_platform.core.ingest.landing import LandingFile
+from retrain_platform.core.ingest.rows import conform_file
+from retrain_platform.core.models.inputs import model_feature_names
+from retrain_platform.core.monitoring.drift import (
     build_reference_profile,
     complete_from,
     drift_summary,
@@ -19,13 +23,14 @@ from retrain_platform.core.drift import (
     reaching_gaps,
     warming_up,
 )
-from retrain_platform.core.features import build_features
-from retrain_platform.core.ingest import conform_file
-from retrain_platform.core.landing import LandingFile
-from retrain_platform.core.model_features import model_feature_names
-from retrain_platform.core.monitoring_reference import drift_columns
+from retrain_platform.core.monitoring.reference import drift_columns
+from retrain_platform.core.monitoring.triggers import (
+    DriftObservation,
+    TriggerPolicy,
+    TriggerState,
+    decide,
+)
 from retrain_platform.core.synthetic import DriftSpec, generate_day
-from retrain_platform.core.triggers import DriftObservation, TriggerPolicy, TriggerState, decide
 
 START = date(2026, 2, 1)
 DAYS = 36

@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import pytest
 
-from retrain_platform.assets import keys
-from retrain_platform.assets import monitoring as mon
-from retrain_platform.automation import labels_due_lookback
-from retrain_platform.partitions import partitions_for
+from retrain_platform.defs import keys
+from retrain_platform.defs.automation import labels_due_lookback
+from retrain_platform.defs.monitoring import assets as mon
+from retrain_platform.defs.partitions import partitions_for
 from retrain_platform.resources import default_resources
 
 pytestmark = [

@@ -11,21 +11,21 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from retrain_platform.assets import model_keys as mk
-from retrain_platform.assets import monitoring as mon
-from retrain_platform.assets.datasets import build_training_dataset_asset
 from retrain_platform.core import platform_columns as pc
-from retrain_platform.core.decisions import TRIGGER_TAG, read_decisions
-from retrain_platform.core.features import build_features, feature_table_name
-from retrain_platform.core.ingest import conform_file
+from retrain_platform.core.deployment.decisions import TRIGGER_TAG, read_decisions
+from retrain_platform.core.features.transforms import build_features, feature_table_name
+from retrain_platform.core.ingest.landing import LandingFile
+from retrain_platform.core.ingest.rows import conform_file
 from retrain_platform.core.lake import overwrite_partitions, table_uri
-from retrain_platform.core.landing import LandingFile
 from retrain_platform.core.synthetic import DriftSpec, generate_day
-from retrain_platform.model_defs import build_model_defs, retrain_job_name, run_retrain_cycle
-from retrain_platform.monitoring_defs import build_monitoring_defs
+from retrain_platform.defs import model_keys as mk
+from retrain_platform.defs.datasets import build_training_dataset_asset
+from retrain_platform.defs.models import build_model_defs, retrain_job_name, run_retrain_cycle
+from retrain_platform.defs.monitoring import assets as mon
+from retrain_platform.defs.monitoring import build_monitoring_defs
+from retrain_platform.defs.monitoring.retrain_sensor import retrain_sensor_name
 from retrain_platform.resources import default_resources
-from retrain_platform.retrain_sensor import retrain_sensor_name
-from retrain_platform.tracking import MlflowResource, embedded_store
+from retrain_platform.resources.tracking import MlflowResource, embedded_store
 from retrain_platform_tests.homes import isolate_home
 from retrain_platform_tests.models.helpers import AS_OF, DAYS, ROWS_PER_DAY, START, WINDOW
 

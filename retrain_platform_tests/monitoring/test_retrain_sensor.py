@@ -15,19 +15,23 @@ import numpy as np
 import polars as pl
 import pytest
 
-from retrain_platform.assets import model_keys as mk
-from retrain_platform.assets import monitoring as mon
-from retrain_platform.core.dataset_ref import DatasetRef
-from retrain_platform.core.decisions import TRIGGER_TAG, read_decisions
-from retrain_platform.core.drift import build_reference_profile, drift_features, drift_summary
+from retrain_platform.core.datasets.ref import DatasetRef
+from retrain_platform.core.deployment.decisions import TRIGGER_TAG, read_decisions
+from retrain_platform.core.deployment.registry import CHAMPION
 from retrain_platform.core.lake import table_uri
-from retrain_platform.core.metrics import classification_metrics
-from retrain_platform.core.mlflow_store import MlflowStore
-from retrain_platform.core.registry import CHAMPION
+from retrain_platform.core.models.metrics import classification_metrics
+from retrain_platform.core.models.mlflow_store import MlflowStore
+from retrain_platform.core.monitoring.drift import (
+    build_reference_profile,
+    drift_features,
+    drift_summary,
+)
 from retrain_platform.core.synthetic import DriftSpec, generate_day
+from retrain_platform.defs import model_keys as mk
+from retrain_platform.defs.monitoring import assets as mon
+from retrain_platform.defs.monitoring.retrain_sensor import build_retrain_sensor
 from retrain_platform.resources import ClockResource, DeltaLakeResource
-from retrain_platform.retrain_sensor import build_retrain_sensor
-from retrain_platform.tracking import MlflowResource
+from retrain_platform.resources.tracking import MlflowResource
 from retrain_platform_tests.models.helpers import with_policy
 
 DAY0 = date(2026, 3, 1)

@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from retrain_platform.contracts.model import Policy
-from retrain_platform.core import triggers as t
-from retrain_platform.core.triggers import (
+from retrain_platform.core.monitoring import triggers as t
+from retrain_platform.core.monitoring.triggers import (
     DriftObservation,
     PastRetrain,
     PerformanceObservation,

@@ -216,7 +216,7 @@ def initialize_mlflow(home: str, barrier: Any, results: Any, timeout: float) -> 
     """Open the production MLflow store of `home` once every initializer is ready (the
     environment names an empty database); put `ok` or the error on `results`."""
     from retrain_platform.home import HomeLayout
-    from retrain_platform.tracking import initialize_tracking_store
+    from retrain_platform.resources.tracking import initialize_tracking_store
 
     barrier.wait(timeout)
     try:

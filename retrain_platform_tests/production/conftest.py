@@ -18,11 +18,11 @@ import psycopg2
 import pytest
 import redis
 
-from retrain_platform.core.mlflow_store import MlflowStore
-from retrain_platform.core.online_store_redis import delete_project_keys
-from retrain_platform.feature_store import PROJECT_ENV_VAR, REDIS_ENV_VAR
+from retrain_platform.core.feature_store.online_redis import delete_project_keys
+from retrain_platform.core.models.mlflow_store import MlflowStore
 from retrain_platform.home import PRODUCTION_PROFILE, HomeLayout, instance_config_template
-from retrain_platform.tracking import ARTIFACT_ROOT_ENV_VAR, initialize_tracking_store
+from retrain_platform.resources.feast import PROJECT_ENV_VAR, REDIS_ENV_VAR
+from retrain_platform.resources.tracking import ARTIFACT_ROOT_ENV_VAR, initialize_tracking_store
 from retrain_platform_tests.production import PgDatabase, PgServer, RedisServer
 
 

@@ -22,12 +22,12 @@ import dagster as dg
 import polars as pl
 from deltalake import DeltaTable, write_deltalake
 
-from retrain_platform.assets import keys
-from retrain_platform.assets.raw import build_raw_asset
 from retrain_platform.contracts import DEFAULT_CONTRACT_PATH, load_contract
 from retrain_platform.core.lake import overwrite_partitions, read_partitions, table_uri
 from retrain_platform.core.platform_columns import PARTITION
 from retrain_platform.core.synthetic import write_landing_files
+from retrain_platform.defs import keys
+from retrain_platform.defs.ingest.raw import build_raw_asset
 from retrain_platform.home import layout
 from retrain_platform.resources import default_resources
 from retrain_platform_tests.production import big_write, hammer_partition, writer_frame

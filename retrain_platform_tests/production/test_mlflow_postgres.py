@@ -18,7 +18,7 @@ from mlflow.store.db.utils import _get_latest_schema_revision
 
 from retrain_platform.definitions import build_definitions
 from retrain_platform.home import PRODUCTION_PROFILE
-from retrain_platform.tracking import (
+from retrain_platform.resources.tracking import (
     PG_ENV_VARS,
     PG_PASSWORD_ENV_VAR,
     TRACKING_URI_ENV_VAR,

@@ -26,10 +26,11 @@ from dagster_postgres import (
     PostgresScheduleStorage,
 )
 
-from retrain_platform.assets import keys
 from retrain_platform.core.lake import read_partitions, table_uri
 from retrain_platform.core.synthetic import write_landing_files
 from retrain_platform.definitions import build_definitions
+from retrain_platform.defs import keys
+from retrain_platform.defs.jobs import features_job_name, ingest_job_name, validate_job_name
 from retrain_platform.home import (
     INSTANCE_CONFIGS,
     LAKE_OPTIONS_ENV_VAR,
@@ -37,7 +38,6 @@ from retrain_platform.home import (
     instance_config_template,
     parse_storage_options,
 )
-from retrain_platform.jobs import features_job_name, ingest_job_name, validate_job_name
 from retrain_platform.resources import DeltaLakeResource
 from retrain_platform_tests.production import START_HINT, PgServer
 

@@ -20,22 +20,26 @@ import pytest
 from mlflow.store.db.utils import _get_latest_schema_revision
 from polars.testing import assert_frame_equal
 
-from retrain_platform.assets import keys
-from retrain_platform.assets import model_keys as mk
-from retrain_platform.core.decisions import TRIGGER_TAG
+from retrain_platform.core.deployment.decisions import TRIGGER_TAG
+from retrain_platform.core.feature_store.online_sqlite import newest_rows
 from retrain_platform.core.lake import read_partitions
-from retrain_platform.core.online_store import newest_rows
 from retrain_platform.core.synthetic import write_landing_files
 from retrain_platform.definitions import build_definitions
-from retrain_platform.feature_store import FeastResource
-from retrain_platform.jobs import (
+from retrain_platform.defs import keys
+from retrain_platform.defs import model_keys as mk
+from retrain_platform.defs.jobs import (
     feature_store_job_name,
     features_job_name,
     ingest_job_name,
     validate_job_name,
 )
-from retrain_platform.model_defs import run_retrain_cycle
-from retrain_platform.tracking import PG_PASSWORD_ENV_VAR, PG_SCHEME, postgres_tracking_uri
+from retrain_platform.defs.models import run_retrain_cycle
+from retrain_platform.resources.feast import FeastResource
+from retrain_platform.resources.tracking import (
+    PG_PASSWORD_ENV_VAR,
+    PG_SCHEME,
+    postgres_tracking_uri,
+)
 from retrain_platform_tests.models.helpers import with_policy
 
 START = date(2026, 3, 2)

@@ -19,24 +19,19 @@ import pytest
 import yaml
 from polars.testing import assert_frame_equal
 
-from retrain_platform.contracts.feast_objects import feature_view_name
 from retrain_platform.core import platform_columns as pc
-from retrain_platform.core.online_store import newest_rows
-from retrain_platform.core.online_store_redis import delete_project_keys, write_online_redis
-from retrain_platform.feature_store import (
+from retrain_platform.core.feature_store.feast_objects import feature_view_name
+from retrain_platform.core.feature_store.online_redis import delete_project_keys, write_online_redis
+from retrain_platform.core.feature_store.online_sqlite import newest_rows
+from retrain_platform.home import PRODUCTION_PROFILE
+from retrain_platform.resources.feast import (
     DEFAULT_PROJECT,
     PRODUCTION_CONFIG,
     PROJECT_ENV_VAR,
     REDIS_ENV_VAR,
     FeastResource,
 )
-from retrain_platform.home import PRODUCTION_PROFILE
-from retrain_platform.serving.features import (
-    DIRECT,
-    FEAST,
-    RedisDirectLookup,
-    build_lookup,
-)
+from retrain_platform.serving.features import DIRECT, FEAST, RedisDirectLookup, build_lookup
 from retrain_platform_tests.feature_store import (
     feature_rows,
     features_only,

@@ -11,7 +11,7 @@ import psycopg2
 import pytest
 from kombu import Connection
 
-from retrain_platform.executors import BROKER_ENV_VAR, DEFAULT_BROKER
+from retrain_platform.defs.executors import BROKER_ENV_VAR, DEFAULT_BROKER
 
 PG = {  # the test cluster (trust auth); per-test databases are created in it
     "host": os.environ.get("RETRAIN_TEST_PG_HOST", "127.0.0.1"),

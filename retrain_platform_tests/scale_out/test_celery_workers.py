@@ -2,7 +2,8 @@
 
 Real services, nothing mocked: RabbitMQ (broker), PostgreSQL (Dagster instance), two
 `dagster-celery worker start` processes and the submitting `dagster` CLI processes, each configured
-only through environment variables (`RETRAIN_EXECUTOR=celery`, see `retrain_platform.executors`).
+only through environment variables (`RETRAIN_EXECUTOR=celery`, see
+`retrain_platform.defs.executors`).
 """
 
 from __future__ import annotations
@@ -26,19 +27,19 @@ import polars as pl
 import pytest
 import yaml
 
-from retrain_platform.assets import keys
 from retrain_platform.core import platform_columns as pc
 from retrain_platform.core.lake import read_partitions
 from retrain_platform.core.synthetic import Fault, GeneratedFile, write_landing_files
-from retrain_platform.executors import (
+from retrain_platform.defs import keys
+from retrain_platform.defs.executors import (
     BACKEND_ENV_VAR,
     BROKER_ENV_VAR,
     EXECUTOR_ENV_VAR,
     QUEUE_ENV_VAR,
     celery_worker_config,
 )
+from retrain_platform.defs.jobs import ingest_job_name, validate_job_name
 from retrain_platform.home import HomeLayout
-from retrain_platform.jobs import ingest_job_name, validate_job_name
 from retrain_platform_tests.scale_out import BROKER, PG, fresh_celery_queue, fresh_pg_database
 
 pytestmark = pytest.mark.slow
@@ -100,8 +101,13 @@ def deployment(tmp_path: Path, pg_database: str, celery_queue: str, contract) ->
     with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
         instance.get_runs(limit=1)
     files = write_landing_files(
-        contract, home.landing_root / contract.dataset, start=START, days=DAYS,
-        rows_per_day=1500, seed=3, faults=FAULTS,
+        contract,
+        home.landing_root / contract.dataset,
+        start=START,
+        days=DAYS,
+        rows_per_day=1500,
+        seed=3,
+        faults=FAULTS,
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RETRAIN_", "DAGSTER_"))}
     env.update(
@@ -156,12 +162,25 @@ def start_worker(deployment: Deployment, name: str) -> Worker:
     with log.open("wb") as out:
         process = subprocess.Popen(
             [
-                str(BIN / "dagster-celery"), "worker", "start", "-A", "dagster_celery.app",
-                "-n", name, "-y", str(config), "-q", deployment.env[QUEUE_ENV_VAR],
+                str(BIN / "dagster-celery"),
+                "worker",
+                "start",
+                "-A",
+                "dagster_celery.app",
+                "-n",
+                name,
+                "-y",
+                str(config),
+                "-q",
+                deployment.env[QUEUE_ENV_VAR],
                 # deltalake panics in forked children: no prefork pool, one step at a time
-                "--", "--pool=solo",
+                "--",
+                "--pool=solo",
             ],
-            cwd=REPO, env=deployment.env, stdout=out, stderr=subprocess.STDOUT,
+            cwd=REPO,
+            env=deployment.env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     return Worker(name, process, log)
@@ -225,8 +244,12 @@ def workers(deployment: Deployment) -> Iterator[list[Worker]]:
 def submit(deployment: Deployment, args: list[str], label: str) -> str:
     """Run one `dagster` CLI command (the submitting process); returns its output."""
     result = subprocess.run(
-        [str(BIN / "dagster"), *args], cwd=REPO, env=deployment.env, capture_output=True,
-        text=True, timeout=RUN_TIMEOUT_S,
+        [str(BIN / "dagster"), *args],
+        cwd=REPO,
+        env=deployment.env,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, f"{label} failed (exit {result.returncode}):\n{output[-4000:]}"
@@ -244,21 +267,41 @@ def test_runs_spread_their_steps_over_two_celery_workers(deployment, workers, co
     # submitted at once so that both workers have work
     submit(
         deployment,
-        ["job", "execute", *module, "-j", ingest_job_name(contract), "--tags", json.dumps(
-            {"dagster/asset_partition_range_start": PARTITIONS[0],
-             "dagster/asset_partition_range_end": PARTITIONS[-1]})],
+        [
+            "job",
+            "execute",
+            *module,
+            "-j",
+            ingest_job_name(contract),
+            "--tags",
+            json.dumps(
+                {
+                    "dagster/asset_partition_range_start": PARTITIONS[0],
+                    "dagster/asset_partition_range_end": PARTITIONS[-1],
+                }
+            ),
+        ],
         "ingest",
     )
     with ThreadPoolExecutor(len(PARTITIONS)) as pool:
-        outputs = list(pool.map(
-            lambda pk: submit(
-                deployment,
-                ["job", "execute", *module, "-j", validate_job_name(contract),
-                 "--tags", json.dumps({"dagster/partition": pk})],
-                f"validate {pk}",
-            ),
-            PARTITIONS,
-        ))
+        outputs = list(
+            pool.map(
+                lambda pk: submit(
+                    deployment,
+                    [
+                        "job",
+                        "execute",
+                        *module,
+                        "-j",
+                        validate_job_name(contract),
+                        "--tags",
+                        json.dumps({"dagster/partition": pk}),
+                    ],
+                    f"validate {pk}",
+                ),
+                PARTITIONS,
+            )
+        )
     assert all(f'to queue "{env[QUEUE_ENV_VAR]}"' in out for out in outputs)
 
     worker_pids = {w.name: w.celery_pids() for w in workers}

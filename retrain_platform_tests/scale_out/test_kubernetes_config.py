@@ -22,14 +22,14 @@ from dagster_celery import celery_executor
 from dagster_k8s import K8sRunLauncher, k8s_job_executor
 
 from retrain_platform.definitions import build_definitions
-from retrain_platform.executors import (
+from retrain_platform.defs.executors import (
     DEFAULT_BROKER,
     EXECUTOR_ENV_VAR,
     celery_config,
     celery_worker_config,
     executor_from_env,
 )
-from retrain_platform.jobs import ingest_job_name, validate_job_name
+from retrain_platform.defs.jobs import ingest_job_name, validate_job_name
 from retrain_platform_tests.scale_out import fresh_pg_database
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "kubernetes"
@@ -84,7 +84,9 @@ def test_instance_yaml_matches_dagsters_schemas(k8s_env):
     assert storage.success, _errors(storage)
     db = storage.value["postgres_db"]
     assert (db["hostname"], db["port"], db["scheme"]) == (
-        k8s_env["DAGSTER_PG_HOST"], 5432, "postgresql+psycopg2"
+        k8s_env["DAGSTER_PG_HOST"],
+        5432,
+        "postgresql+psycopg2",
     )
 
     # each configurable class: the class the file names, its config against that class's schema

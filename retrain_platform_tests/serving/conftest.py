@@ -26,14 +26,14 @@ import uvicorn
 
 from retrain_platform.contracts import DatasetContract
 from retrain_platform.contracts.model import FeatureView
-from retrain_platform.core.mlflow_store import MlflowStore
-from retrain_platform.core.model_features import feature_matrix, model_feature_names
-from retrain_platform.core.online_store import newest_rows
-from retrain_platform.core.registry import CHAMPION, promote
-from retrain_platform.feature_store import FeastResource
+from retrain_platform.core.deployment.registry import CHAMPION, promote
+from retrain_platform.core.feature_store.online_sqlite import newest_rows
+from retrain_platform.core.models.inputs import feature_matrix, model_feature_names
+from retrain_platform.core.models.mlflow_store import MlflowStore
 from retrain_platform.home import HomeLayout
+from retrain_platform.resources.feast import FeastResource
+from retrain_platform.resources.tracking import embedded_store, registered_model_name
 from retrain_platform.serving.app import ServingSettings, create_app
-from retrain_platform.tracking import embedded_store, registered_model_name
 from retrain_platform_tests.feature_store import feature_rows, write_features
 
 AGE_OF_NEWEST = timedelta(minutes=10)
@@ -53,9 +53,14 @@ class ServingWorld:
 
     def settings(self, **changes: object) -> ServingSettings:
         base = ServingSettings(
-            contract=self.contract, store=self.store, feast=self.feast,
-            lake_uri=self.home.lake_uri, model_name=self.name, poll_seconds=0.2,
-            log_max_rows=50, log_max_seconds=0.5,
+            contract=self.contract,
+            store=self.store,
+            feast=self.feast,
+            lake_uri=self.home.lake_uri,
+            model_name=self.name,
+            poll_seconds=0.2,
+            log_max_rows=50,
+            log_max_seconds=0.5,
         )
         return replace(base, **changes)
 
@@ -74,8 +79,15 @@ def _train(frame: pl.DataFrame, features: list[str], seed: int, leaves: int) -> 
     rng = np.random.default_rng(seed)
     signal = np.nan_to_num(x[:, 0]) / (np.nanmax(np.abs(x[:, 0])) + 1e-9)
     y = (signal + rng.normal(0, 0.3, len(x)) > np.median(signal)).astype(int)
-    params = {"objective": "binary", "num_leaves": leaves, "seed": seed, "verbose": -1,
-              "num_threads": 1, "deterministic": True, "min_data_in_leaf": 5}
+    params = {
+        "objective": "binary",
+        "num_leaves": leaves,
+        "seed": seed,
+        "verbose": -1,
+        "num_threads": 1,
+        "deterministic": True,
+        "min_data_in_leaf": 5,
+    }
     return lgb.train(params, lgb.Dataset(x, y, feature_name=features), num_boost_round=20)
 
 
@@ -86,8 +98,7 @@ def _register(store: MlflowStore, name: str, booster: lgb.Booster) -> int:
     store.activate()
     experiment = store.experiment_id(name)
     with mlflow.start_run(experiment_id=experiment):
-        info = mlflow.lightgbm.log_model(booster, name="model",
-                                         pip_requirements=["lightgbm"])
+        info = mlflow.lightgbm.log_model(booster, name="model", pip_requirements=["lightgbm"])
     return int(mlflow.register_model(info.model_uri, name).version)
 
 
@@ -114,9 +125,11 @@ def world(tmp_path_factory, contract) -> Iterator[ServingWorld]:
         store = embedded_store(home)
         name = registered_model_name(contract)
         features = model_feature_names(contract, view)
-        boosters = {1: _train(rows, features, seed=1, leaves=7),
-                    2: _train(rows, features, seed=2, leaves=15),
-                    3: _train(rows, features[:3], seed=3, leaves=4)}
+        boosters = {
+            1: _train(rows, features, seed=1, leaves=7),
+            2: _train(rows, features, seed=2, leaves=15),
+            3: _train(rows, features[:3], seed=3, leaves=4),
+        }
         for version, booster in boosters.items():
             assert _register(store, name, booster) == version
         promote(store.client(), name, 1)
@@ -143,8 +156,9 @@ def running_server(settings: ServingSettings) -> Iterator[str]:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(settings), log_level="warning", access_log=False,
-                            lifespan="on")
+    config = uvicorn.Config(
+        create_app(settings), log_level="warning", access_log=False, lifespan="on"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -163,7 +177,7 @@ def running_server(settings: ServingSettings) -> Iterator[str]:
 @pytest.fixture
 def champion_is_1(world: ServingWorld) -> Iterator[None]:
     """Every test starts with champion 1 and no canary or challenger, whatever it changes."""
-    from retrain_platform.core.registry import CHALLENGER, PREVIOUS
+    from retrain_platform.core.deployment.registry import CHALLENGER, PREVIOUS
 
     client = world.store.client()
 

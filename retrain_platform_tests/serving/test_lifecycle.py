@@ -10,13 +10,19 @@ import httpx
 import numpy as np
 import polars as pl
 
-from retrain_platform.core.decisions import read_decisions
+from retrain_platform.core.deployment.decisions import read_decisions
+from retrain_platform.core.deployment.promotion import promote_with_health_gate
+from retrain_platform.core.deployment.registry import (
+    CHALLENGER,
+    CHAMPION,
+    PREVIOUS,
+    alias_version,
+    promote,
+)
 from retrain_platform.core.lake import table_uri
-from retrain_platform.core.model_features import feature_matrix
-from retrain_platform.core.registry import CHALLENGER, CHAMPION, PREVIOUS, alias_version, promote
+from retrain_platform.core.models.inputs import feature_matrix
 from retrain_platform.serving import prediction_log as plog
 from retrain_platform.serving.models import CANARY
-from retrain_platform.serving.promotion import promote_with_health_gate
 from retrain_platform.serving.routing import entity_bucket
 from retrain_platform_tests.serving.conftest import running_server, wait_for
 
@@ -41,8 +47,11 @@ def test_reload_on_alias_move_drops_no_request(world, champion_is_1):
                 i = 0
                 while not stop.is_set():
                     answer = client.post("/predict", json={"entities": [entities[i % 10]]})
-                    version = (answer.json()["predictions"][0]["model_version"]
-                               if answer.status_code == 200 else None)
+                    version = (
+                        answer.json()["predictions"][0]["model_version"]
+                        if answer.status_code == 200
+                        else None
+                    )
                     results.append((answer.status_code, version))
                     i += 1
 
@@ -71,11 +80,16 @@ def test_canary_share_is_deterministic_by_entity(world, champion_is_1):
     key = world.view.entity_keys[0]
     rows = world.online.head(1).to_dicts()[0]
     names = [*world.view.entity_keys, *world.view.feature_names(world.contract.label_name)]
-    base = {k: (None if isinstance(v, float) and np.isnan(v) else v)
-            for k, v in rows.items() if k in names}
+    base = {
+        k: (None if isinstance(v, float) and np.isnan(v) else v)
+        for k, v in rows.items()
+        if k in names
+    }
     payload_rows = [{**base, key: 1_000_000 + i} for i in range(2000)]
-    with running_server(world.settings(canary_share=share, shadow=False)) as url, \
-            httpx.Client(base_url=url) as client:
+    with (
+        running_server(world.settings(canary_share=share, shadow=False)) as url,
+        httpx.Client(base_url=url) as client,
+    ):
         wait_for(lambda: _health(client)["canary_version"] == 2, 30, "the canary loaded")
         first = client.post("/predict", json={"rows": payload_rows[:1000]}).json()["predictions"]
         first += client.post("/predict", json={"rows": payload_rows[1000:]}).json()["predictions"]
@@ -89,10 +103,11 @@ def test_canary_share_is_deterministic_by_entity(world, champion_is_1):
         expected = "canary" if entity_bucket({key: p[key]}, [key]) < share else "champion"
         assert p["route"] == expected
         assert p["model_version"] == (2 if expected == "canary" else 1)
-    offline = {v: world.boosters[v].predict(feature_matrix(pl.DataFrame([base]),
-                                                          world.features))[0] for v in (1, 2)}
-    assert {round(p["score"], 12) for p in first} == {round(offline[1], 12),
-                                                      round(offline[2], 12)}
+    offline = {
+        v: world.boosters[v].predict(feature_matrix(pl.DataFrame([base]), world.features))[0]
+        for v in (1, 2)
+    }
+    assert {round(p["score"], 12) for p in first} == {round(offline[1], 12), round(offline[2], 12)}
     assert 'retrain_serving_predictions_total{route="canary"}' in metrics
 
 
@@ -105,15 +120,15 @@ def test_shadow_is_scored_and_logged_without_changing_the_answer(world, champion
         wait_for(lambda: _health(client)["shadow_version"] == 2, 30, "the shadow loaded")
         answer = client.post("/predict", json={"entities": entities}).json()
     frame = world.online.head(n)
-    np.testing.assert_allclose([p["score"] for p in answer["predictions"]],
-                               world.offline(1, frame), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        [p["score"] for p in answer["predictions"]], world.offline(1, frame), rtol=0, atol=1e-12
+    )
     logged = _log(world).filter(pl.col(plog.REQUEST_ID) == answer["request_id"])
     assert logged.height == n and _log(world).height == before + n
     key = world.view.entity_keys[0]
     logged = logged.sort(key)
     expected = world.offline(2, frame.sort(key))
-    np.testing.assert_allclose(logged[plog.SHADOW_SCORE].to_numpy(), expected, rtol=0,
-                               atol=1e-12)
+    np.testing.assert_allclose(logged[plog.SHADOW_SCORE].to_numpy(), expected, rtol=0, atol=1e-12)
     assert set(logged[plog.SHADOW_VERSION].to_list()) == {2}
     assert set(logged[plog.ROUTE].to_list()) == {"champion"}
 
@@ -149,9 +164,15 @@ def test_a_failed_smoke_test_rolls_the_champion_back(world, champion_is_1):
     assert alias_version(client, world.name, PREVIOUS) == 1
     decisions = table_uri(world.home.lake_uri, "deployment", f"{world.contract.dataset}_gate")
     sample = feature_matrix(world.online.head(5), world.features).tolist()
-    outcome = promote_with_health_gate(world.store, world.name, 3, sample,
-                                       decisions_uri=decisions, dataset=world.contract.dataset,
-                                       timeout=60)
+    outcome = promote_with_health_gate(
+        world.store,
+        world.name,
+        3,
+        sample,
+        decisions_uri=decisions,
+        dataset=world.contract.dataset,
+        timeout=60,
+    )
     assert not outcome.passed and outcome.stage == "smoke" and outcome.rolled_back_to == 1
     assert "columns" in outcome.reason or "feature" in outcome.reason, outcome.reason
     assert alias_version(client, world.name, CHAMPION) == 1
@@ -161,25 +182,38 @@ def test_a_failed_smoke_test_rolls_the_champion_back(world, champion_is_1):
     assert row["reason"] == outcome.reason
 
 
-def test_promotion_waits_for_the_service_and_rolls_back_when_it_never_serves(world,
-                                                                             champion_is_1):
+def test_promotion_waits_for_the_service_and_rolls_back_when_it_never_serves(world, champion_is_1):
     client = world.store.client()
     decisions = table_uri(world.home.lake_uri, "deployment", f"{world.contract.dataset}_gate2")
     sample = feature_matrix(world.online.head(5), world.features).tolist()
     with running_server(world.settings(shadow=False)) as url:
         promote(client, world.name, 2)
-        ok = promote_with_health_gate(world.store, world.name, 2, sample, service_url=url,
-                                      decisions_uri=decisions, dataset=world.contract.dataset,
-                                      timeout=30)
+        ok = promote_with_health_gate(
+            world.store,
+            world.name,
+            2,
+            sample,
+            service_url=url,
+            decisions_uri=decisions,
+            dataset=world.contract.dataset,
+            timeout=30,
+        )
         assert ok.passed and ok.stage == "done", ok.reason
     assert alias_version(client, world.name, CHAMPION) == 2
     # A service that never reloads (poll interval longer than the timeout): rolled back.
     client.set_registered_model_alias(world.name, CHAMPION, "1")
     with running_server(world.settings(shadow=False, poll_seconds=3600)) as url:
         promote(client, world.name, 2)
-        failed = promote_with_health_gate(world.store, world.name, 2, sample, service_url=url,
-                                          decisions_uri=decisions,
-                                          dataset=world.contract.dataset, timeout=2)
+        failed = promote_with_health_gate(
+            world.store,
+            world.name,
+            2,
+            sample,
+            service_url=url,
+            decisions_uri=decisions,
+            dataset=world.contract.dataset,
+            timeout=2,
+        )
     assert not failed.passed and failed.stage == "health" and failed.rolled_back_to == 1
     assert "not served" in failed.reason
     assert alias_version(client, world.name, CHAMPION) == 1

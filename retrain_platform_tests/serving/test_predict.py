@@ -15,7 +15,7 @@ from retrain_platform_tests.serving.conftest import running_server
 
 @pytest.fixture(scope="module")
 def base_url(world):
-    from retrain_platform.core.registry import CHAMPION
+    from retrain_platform.core.deployment.registry import CHAMPION
 
     world.store.client().set_registered_model_alias(world.name, CHAMPION, "1")
     with running_server(world.settings(shadow=False)) as url:
@@ -52,14 +52,19 @@ def test_full_rows_score_like_entities(world, base_url):
     with httpx.Client(base_url=base_url) as client:
         answer = client.post("/predict", json={"rows": rows})
     assert answer.status_code == 200, answer.text
-    np.testing.assert_allclose([p["score"] for p in answer.json()["predictions"]],
-                               world.offline(1, world.online.head(20)), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        [p["score"] for p in answer.json()["predictions"]],
+        world.offline(1, world.online.head(20)),
+        rtol=0,
+        atol=1e-12,
+    )
     assert "X-Online-Lookup-Ms" not in answer.headers
 
 
 def _first_feature(world, predicate) -> str:  # noqa: ANN001
-    return next(c.name for c in world.contract.features
-                if c.name in world.view.passthrough and predicate(c))
+    return next(
+        c.name for c in world.contract.features if c.name in world.view.passthrough and predicate(c)
+    )
 
 
 def _bad_payloads(world) -> list[tuple[str, dict, list]]:
@@ -73,14 +78,19 @@ def _bad_payloads(world) -> list[tuple[str, dict, list]]:
     return [
         ("key of wrong type", {"entities": [{key: "abc"}]}, ["body", "entities", 0, key]),
         ("missing key", {"entities": [{}]}, ["body", "entities", 0, key]),
-        ("unknown field", {"entities": [{key: 1, "bogus": 2}]},
-         ["body", "entities", 0, "bogus"]),
+        ("unknown field", {"entities": [{key: 1, "bogus": 2}]}, ["body", "entities", 0, "bogus"]),
         ("below range", {"rows": [{**row, ranged: low - 1}]}, ["body", "rows", 0, ranged]),
-        ("not a category", {"rows": [{**row, categorical: "nope"}]},
-         ["body", "rows", 0, categorical]),
+        (
+            "not a category",
+            {"rows": [{**row, categorical: "nope"}]},
+            ["body", "rows", 0, categorical],
+        ),
         ("float for int", {"rows": [{**row, integer: 1.5}]}, ["body", "rows", 0, integer]),
-        ("missing model feature", {"rows": [{k: v for k, v in row.items() if k != required}]},
-         ["body", "rows", 0, required]),
+        (
+            "missing model feature",
+            {"rows": [{k: v for k, v in row.items() if k != required}]},
+            ["body", "rows", 0, required],
+        ),
         ("string for number", {"rows": [{**row, ranged: "12"}]}, ["body", "rows", 0, ranged]),
         ("empty batch", {"entities": []}, ["body", "entities"]),
         ("neither entities nor rows", {}, ["body"]),
@@ -94,8 +104,9 @@ def test_each_kind_of_bad_payload_is_a_422_naming_the_field(world, base_url):
             assert answer.status_code == 422, (label, answer.status_code, answer.text)
             locs = [d["loc"] for d in answer.json()["detail"]]
             assert loc in locs, (label, locs)
-        garbage = client.post("/predict", content=b"{not json",
-                              headers={"content-type": "application/json"})
+        garbage = client.post(
+            "/predict", content=b"{not json", headers={"content-type": "application/json"}
+        )
         assert garbage.status_code == 422
 
 
@@ -118,9 +129,14 @@ def test_health_metrics_and_openapi(world, base_url):
         docs = client.get("/docs")
     assert health["status"] == "ok" and health["loaded"] and health["model_version"] == 1
     assert health["online_store"] is True
-    for name in ("retrain_serving_requests_total", "retrain_serving_request_seconds_bucket",
-                 "retrain_serving_stage_seconds_bucket", 'alias="champion"',
-                 "retrain_serving_canary_share", "retrain_serving_errors_total"):
+    for name in (
+        "retrain_serving_requests_total",
+        "retrain_serving_request_seconds_bucket",
+        "retrain_serving_stage_seconds_bucket",
+        'alias="champion"',
+        "retrain_serving_canary_share",
+        "retrain_serving_errors_total",
+    ):
         assert name in metrics, name
     assert 'retrain_serving_model_version{alias="champion"} 1.0' in metrics
     assert "/predict" in schema["paths"] and docs.status_code == 200
@@ -129,8 +145,9 @@ def test_health_metrics_and_openapi(world, base_url):
 
 
 def _stale_count(metrics: str) -> float:
-    (line,) = [x for x in metrics.splitlines()
-               if x.startswith("retrain_serving_stale_features_total ")]
+    (line,) = [
+        x for x in metrics.splitlines() if x.startswith("retrain_serving_stale_features_total ")
+    ]
     return float(line.split()[-1])
 
 
@@ -159,7 +176,8 @@ def test_stale_features_are_refused_or_flagged_never_silent(world, mode):
 def test_fresh_features_within_the_contract_ttl_are_not_stale(world, base_url):
     with httpx.Client(base_url=base_url) as client:
         (prediction,) = client.post("/predict", json={"entities": [world.entity(3)]}).json()[
-            "predictions"]
+            "predictions"
+        ]
     assert prediction["stale"] is False
     age = prediction["feature_age_seconds"]
     assert age is not None and 0 < age < world.view.ttl.total_seconds()

@@ -43,9 +43,12 @@ def test_serve_command_answers_and_logs_until_sigterm(world, champion_is_1, tmp_
     with log_file.open("wb") as out:
         server = subprocess.Popen(
             [str(CLI), "serve", "--port", str(port), "--no-shadow", "--log-level", "warning"],
-            env=env, stdout=out, stderr=subprocess.STDOUT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     try:
+
         def ready() -> dict | None:
             if server.poll() is not None:
                 pytest.fail(f"serve exited {server.returncode}:\n{log_file.read_text()}")
@@ -65,8 +68,7 @@ def test_serve_command_answers_and_logs_until_sigterm(world, champion_is_1, tmp_
         offline = dict(zip(wanted[keys[0]].to_list(), world.offline(1, wanted), strict=True))
         served = {p[keys[0]]: p["score"] for p in predictions}
         assert set(served) == set(offline)
-        np.testing.assert_allclose([served[k] for k in offline], list(offline.values()),
-                                   rtol=1e-9)
+        np.testing.assert_allclose([served[k] for k in offline], list(offline.values()), rtol=1e-9)
         assert {p["model_version"] for p in predictions} == {1}
 
         bad = httpx.post(f"{url}/predict", json={"entities": [{keys[0]: "abc"}]}, timeout=10)

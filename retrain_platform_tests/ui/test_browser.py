@@ -34,11 +34,11 @@ from typing import Any, TypeVar
 import pytest
 import yaml
 
-from retrain_platform.assets import keys
 from retrain_platform.contracts import CONTRACT_ENV_VAR
 from retrain_platform.core.synthetic import write_landing_files
 from retrain_platform.definitions import build_definitions
-from retrain_platform.executors import EXECUTOR_ENV_VAR, IN_PROCESS
+from retrain_platform.defs import keys
+from retrain_platform.defs.executors import EXECUTOR_ENV_VAR, IN_PROCESS
 
 pytestmark = pytest.mark.slow
 
@@ -61,8 +61,13 @@ RUN_S = 120
 BACKFILL_S = 180
 UI_MS = 30_000
 # settings of the process environment the servers must not inherit from the developer's shell
-ISOLATED_ENV = ("DAGSTER_HOME", "RETRAIN_HOME", "RETRAIN_LAKE_URI", EXECUTOR_ENV_VAR,
-                CONTRACT_ENV_VAR)
+ISOLATED_ENV = (
+    "DAGSTER_HOME",
+    "RETRAIN_HOME",
+    "RETRAIN_LAKE_URI",
+    EXECUTOR_ENV_VAR,
+    CONTRACT_ENV_VAR,
+)
 
 T = TypeVar("T")
 
@@ -92,7 +97,11 @@ class Dagster:
         log = self.logs / f"{name}.log"
         with log.open("wb") as out:
             process = subprocess.Popen(
-                args, cwd=REPO, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                args,
+                cwd=REPO,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: stopped as a whole
             )
         service = Service(name, process, log)
@@ -118,8 +127,9 @@ class Dagster:
 
     def start_daemon(self) -> None:
         self.start("daemon", [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"])
-        self.wait("the backfill and run queue daemons", lambda: _daemons_healthy(self),
-                  STARTUP_S, 1.0)
+        self.wait(
+            "the backfill and run queue daemons", lambda: _daemons_healthy(self), STARTUP_S, 1.0
+        )
 
     def tails(self) -> str:
         return "\n".join(service.tail() for service in self.services)
@@ -127,8 +137,9 @@ class Dagster:
     def check_running(self) -> None:
         for service in self.services:
             if service.process.poll() is not None:
-                pytest.fail(f"{service.name} exited with {service.process.returncode}:\n"
-                            f"{service.tail()}")
+                pytest.fail(
+                    f"{service.name} exited with {service.process.returncode}:\n{service.tail()}"
+                )
 
     def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         body = json.dumps({"query": query, "variables": variables or {}}).encode()
@@ -140,8 +151,9 @@ class Dagster:
         assert not payload.get("errors"), payload["errors"]
         return payload["data"]
 
-    def wait(self, what: str, probe: Callable[[], T | None], timeout: float,
-             interval: float = 1.0) -> T:
+    def wait(
+        self, what: str, probe: Callable[[], T | None], timeout: float, interval: float = 1.0
+    ) -> T:
         """Poll `probe` until it returns a value (not None) or fail after `timeout` seconds."""
         deadline = time.monotonic() + timeout
         last: object = None
@@ -154,8 +166,9 @@ class Dagster:
             if value is not None:
                 return value
             time.sleep(interval)
-        pytest.fail(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})\n"
-                    f"{self.tails()}")
+        pytest.fail(
+            f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})\n{self.tails()}"
+        )
 
 
 def _group_alive(pgid: int) -> bool:
@@ -216,9 +229,11 @@ def match_labels(labels: list[str], names: list[str]) -> bool:
 def dagster_ui(tmp_path: Path, contract) -> Iterator[tuple[Dagster, list[str]]]:
     """Webserver and daemon on a fresh home with DAYS days of landing files ending yesterday."""
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: the browser tests drive Debian's Chromium; install "
-                    "it with `apt-get install chromium` (`make test` does) or set "
-                    "RETRAIN_CHROMIUM")
+        pytest.fail(
+            f"{CHROMIUM} is missing: the browser tests drive Debian's Chromium; install "
+            "it with `apt-get install chromium` (`make test` does) or set "
+            "RETRAIN_CHROMIUM"
+        )
     today = datetime.now(UTC).date()
     start = today - timedelta(days=DAYS)
     partitions = [(start + timedelta(days=i)).isoformat() for i in range(DAYS)]
@@ -226,25 +241,54 @@ def dagster_ui(tmp_path: Path, contract) -> Iterator[tuple[Dagster, list[str]]]:
     dagster_home = tmp_path / "dagster_home"
     dagster_home.mkdir(parents=True)
     (dagster_home / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
-    write_landing_files(contract, home / "landing" / contract.dataset, start=start, days=DAYS,
-                        rows_per_day=1500, seed=11)
-    env = {k: v for k, v in os.environ.items()
-           if k not in ISOLATED_ENV and not k.startswith("RETRAIN_CELERY_")}
-    env.update({"DAGSTER_HOME": str(dagster_home), "RETRAIN_HOME": str(home),
-                # steps run in their run's process: on two cores a process per step (each
-                # importing the code location) doubles the runs' time; the UI is the same
-                EXECUTOR_ENV_VAR: IN_PROCESS,
-                "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}", "PYTHONUNBUFFERED": "1"})
+    write_landing_files(
+        contract,
+        home / "landing" / contract.dataset,
+        start=start,
+        days=DAYS,
+        rows_per_day=1500,
+        seed=11,
+    )
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ISOLATED_ENV and not k.startswith("RETRAIN_CELERY_")
+    }
+    env.update(
+        {
+            "DAGSTER_HOME": str(dagster_home),
+            "RETRAIN_HOME": str(home),
+            # steps run in their run's process: on two cores a process per step (each
+            # importing the code location) doubles the runs' time; the UI is the same
+            EXECUTOR_ENV_VAR: IN_PROCESS,
+            "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
     logs = tmp_path / "logs"
     logs.mkdir()
     port = _free_port()
     dagster = Dagster(f"http://127.0.0.1:{port}", _location_name(), env, logs)
     try:
-        dagster.start("webserver", [str(BIN / "dagster-webserver"), "-w", "workspace.yaml",
-                                    "-h", "127.0.0.1", "-p", str(port)])
+        dagster.start(
+            "webserver",
+            [
+                str(BIN / "dagster-webserver"),
+                "-w",
+                "workspace.yaml",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+            ],
+        )
         dagster.wait("GET /server_info", lambda: _server_info(dagster.base_url), STARTUP_S, 0.3)
-        dagster.wait(f"code location {dagster.location} loaded",
-                     lambda: _location_loaded(dagster), STARTUP_S, 0.5)
+        dagster.wait(
+            f"code location {dagster.location} loaded",
+            lambda: _location_loaded(dagster),
+            STARTUP_S,
+            0.5,
+        )
         stop_instigators(dagster)
         yield dagster, partitions  # the test starts the daemon (start_daemon)
     finally:
@@ -269,10 +313,12 @@ def _location_loaded(dagster: Dagster) -> bool | None:
 
 
 def _daemons_healthy(dagster: Dagster) -> bool | None:
-    data = dagster.graphql("{ instance { daemonHealth { allDaemonStatuses { daemonType healthy }"
-                           " } } }")
-    healthy = {d["daemonType"]: d["healthy"]
-               for d in data["instance"]["daemonHealth"]["allDaemonStatuses"]}
+    data = dagster.graphql(
+        "{ instance { daemonHealth { allDaemonStatuses { daemonType healthy } } } }"
+    )
+    healthy = {
+        d["daemonType"]: d["healthy"] for d in data["instance"]["daemonHealth"]["allDaemonStatuses"]
+    }
     return True if healthy.get("BACKFILL") and healthy.get("QUEUED_RUN_COORDINATOR") else None
 
 
@@ -290,14 +336,16 @@ def stop_instigators(dagster: Dagster) -> None:
             result = dagster.graphql(
                 """mutation($id: String!) { stopSensor(id: $id) { __typename
                     ... on StopSensorMutationResult { instigationState { status } } } }""",
-                {"id": sensor["id"]})["stopSensor"]
+                {"id": sensor["id"]},
+            )["stopSensor"]
             assert result["instigationState"]["status"] == "STOPPED", (sensor["name"], result)
     for schedule in repository["schedules"]:
         if schedule["scheduleState"]["status"] == "RUNNING":
             result = dagster.graphql(
                 """mutation($id: String!) { stopRunningSchedule(id: $id) { __typename
                     ... on ScheduleStateResult { scheduleState { status } } } }""",
-                {"id": schedule["id"]})["stopRunningSchedule"]
+                {"id": schedule["id"]},
+            )["stopRunningSchedule"]
             assert result["scheduleState"]["status"] == "STOPPED", (schedule["name"], result)
 
 
@@ -324,9 +372,14 @@ def launch_backfill(dagster: Dagster, asset_keys: list[list[str]], partitions: l
         """mutation($p: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $p) {
             __typename ... on LaunchBackfillSuccess { backfillId }
             ... on PythonError { message } ... on InvalidStepError { invalidStepKey } } }""",
-        {"p": {"assetSelection": [{"path": key} for key in asset_keys],
-               "partitionNames": partitions, "fromFailure": False,
-               "tags": [{"key": "retrain/test", "value": "ui"}]}},
+        {
+            "p": {
+                "assetSelection": [{"path": key} for key in asset_keys],
+                "partitionNames": partitions,
+                "fromFailure": False,
+                "tags": [{"key": "retrain/test", "value": "ui"}],
+            }
+        },
     )["launchPartitionBackfill"]
     assert result["__typename"] == "LaunchBackfillSuccess", result
     return result["backfillId"]
@@ -336,22 +389,25 @@ def backfill_done(dagster: Dagster, backfill_id: str) -> dict | None:
     backfill = dagster.graphql(BACKFILL_QUERY, {"id": backfill_id})["partitionBackfillOrError"]
     assert backfill["__typename"] == "PartitionBackfill", backfill
     if backfill["status"] in ("FAILED", "CANCELED", "CANCELING", "COMPLETED_FAILED"):
-        pytest.fail(f"backfill {backfill_id} ended {backfill['status']}: {backfill}\n"
-                    f"{dagster.tails()}")
+        pytest.fail(
+            f"backfill {backfill_id} ended {backfill['status']}: {backfill}\n{dagster.tails()}"
+        )
     return backfill if backfill["status"] == "COMPLETED_SUCCESS" else None
 
 
 def partition_run(dagster: Dagster, partition: str) -> dict | None:
     """The (non-backfill) run of `partition`, once it has succeeded."""
-    runs = dagster.graphql(RUNS_QUERY, {"f": {"tags": [{"key": "dagster/partition",
-                                                          "value": partition}]}})
+    runs = dagster.graphql(
+        RUNS_QUERY, {"f": {"tags": [{"key": "dagster/partition", "value": partition}]}}
+    )
     for run in runs["runsOrError"]["results"]:
         tags = {t["key"]: t["value"] for t in run["tags"]}
         if "dagster/backfill" in tags:
             continue
         if run["status"] in ("FAILURE", "CANCELED"):
-            pytest.fail(f"run {run['runId']} for {partition} ended {run['status']}\n"
-                        f"{dagster.tails()}")
+            pytest.fail(
+                f"run {run['runId']} for {partition} ended {run['status']}\n{dagster.tails()}"
+            )
         if run["status"] == "SUCCESS":
             return run
     return None
@@ -400,8 +456,11 @@ def check_lineage(page, base_url: str, expected: dict[str, list[str]], shot: Pat
     page.wait_for_function(
         "n => document.querySelectorAll('foreignObject.group').length >= n", arg=len(expected)
     )
-    shown_groups = sorted(groups.evaluate_all(
-        "els => els.map(e => e.querySelector('[data-tooltip]').getAttribute('data-tooltip'))"))
+    shown_groups = sorted(
+        groups.evaluate_all(
+            "els => els.map(e => e.querySelector('[data-tooltip]').getAttribute('data-tooltip'))"
+        )
+    )
     assert shown_groups == sorted(expected), shown_groups
 
     # groups start collapsed: "Expand all groups" from the graph's context menu
@@ -418,8 +477,11 @@ def check_lineage(page, base_url: str, expected: dict[str, list[str]], shot: Pat
 
     # the asset tree beside the graph: every group, expanded, lists exactly its assets
     for group in expected:
-        row = (page.locator("div", has=page.locator(f'[title="{group}"]'))
-               .filter(has=page.locator("[aria-label=arrow_drop_down]")).last)
+        row = (
+            page.locator("div", has=page.locator(f'[title="{group}"]'))
+            .filter(has=page.locator("[aria-label=arrow_drop_down]"))
+            .last
+        )
         row.locator("button:has([aria-label=arrow_drop_down])").first.click()
     page.wait_for_function(f"() => ({SIDEBAR_ROWS})().length >= {len(expected) + total}")
     tree: dict[str, list[str]] = {}
@@ -448,8 +510,9 @@ def materialize_partition_in_ui(page, base_url: str, key: list[str], partition: 
     dialog.wait_for(state="hidden")
 
 
-def check_checks_tab(page, base_url: str, key: list[str], checks: list[str],
-                     must_pass: list[str], shot: Path) -> dict[str, str]:
+def check_checks_tab(
+    page, base_url: str, key: list[str], checks: list[str], must_pass: list[str], shot: Path
+) -> dict[str, str]:
     page.goto(f"{base_url}/assets/{'/'.join(key)}?view=checks")
     for name in checks:
         page.get_by_text(name, exact=True).first.wait_for()
@@ -469,8 +532,9 @@ def check_checks_tab(page, base_url: str, key: list[str], checks: list[str],
 # -- the test ------------------------------------------------------------------------------------
 
 
-def test_lineage_partition_run_backfill_and_checks_in_chromium(dagster_ui, contract, tmp_path,
-                                                                 monkeypatch, record_property):
+def test_lineage_partition_run_backfill_and_checks_in_chromium(
+    dagster_ui, contract, tmp_path, monkeypatch, record_property
+):
     from playwright.sync_api import sync_playwright
 
     dagster, partitions = dagster_ui
@@ -480,14 +544,19 @@ def test_lineage_partition_run_backfill_and_checks_in_chromium(dagster_ui, contr
     quarantine = keys.quarantine_key(contract).path
     single, backfilled = partitions[0], partitions[1:4]
     defs = build_definitions()
-    checks = sorted(k.name for k in defs.resolve_asset_graph().asset_check_keys
-                    if k.asset_key == keys.validated_key(contract))
+    checks = sorted(
+        k.name
+        for k in defs.resolve_asset_graph().asset_check_keys
+        if k.asset_key == keys.validated_key(contract)
+    )
     partition_checks = sorted(
         spec.name for spec in defs.resolve_assets_def(keys.validated_key(contract)).check_specs
     )
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    shots = {name: ARTIFACTS / f"{name}.png"
-             for name in ("01-lineage", "02-partition-run", "03-backfill", "04-checks")}
+    shots = {
+        name: ARTIFACTS / f"{name}.png"
+        for name in ("01-lineage", "02-partition-run", "03-backfill", "04-checks")
+    }
     for stale in ARTIFACTS.glob("*.png"):
         stale.unlink()
     started = time.monotonic()
@@ -500,8 +569,11 @@ def test_lineage_partition_run_backfill_and_checks_in_chromium(dagster_ui, contr
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, args=CHROMIUM_ARGS,
-            headless=True, viewport={"width": 1600, "height": 1000},
+            str(tmp_path / "chromium-profile"),
+            executable_path=CHROMIUM,
+            args=CHROMIUM_ARGS,
+            headless=True,
+            viewport={"width": 1600, "height": 1000},
         )
         page = browser.new_page()
         page.set_default_timeout(UI_MS)
@@ -512,8 +584,12 @@ def test_lineage_partition_run_backfill_and_checks_in_chromium(dagster_ui, contr
 
             # (2) one raw partition through the Materialize dialog, then the run succeeds
             materialize_partition_in_ui(page, dagster.base_url, raw, single)
-            run = dagster.wait(f"the run of {'/'.join(raw)} {single}",
-                               lambda: partition_run(dagster, single), RUN_S, 1.0)
+            run = dagster.wait(
+                f"the run of {'/'.join(raw)} {single}",
+                lambda: partition_run(dagster, single),
+                RUN_S,
+                1.0,
+            )
             assert materialized_partitions(dagster, raw, [single]) == {single}
             page.goto(f"{dagster.base_url}/runs/{run['runId']}")
             page.get_by_text("RUN_SUCCESS").first.wait_for()
@@ -522,10 +598,16 @@ def test_lineage_partition_run_backfill_and_checks_in_chromium(dagster_ui, contr
 
             # (3) the backfill completes: both layers hold the three partitions
             page.goto("about:blank")  # no live queries from the browser while runs compete
-            backfill = dagster.wait(f"backfill {backfill_id}",
-                                    lambda: backfill_done(dagster, backfill_id), BACKFILL_S, 2.0)
-            counts = {tuple(s["assetKey"]["path"]): s for s in
-                      backfill["assetBackfillData"]["assetBackfillStatuses"]}
+            backfill = dagster.wait(
+                f"backfill {backfill_id}",
+                lambda: backfill_done(dagster, backfill_id),
+                BACKFILL_S,
+                2.0,
+            )
+            counts = {
+                tuple(s["assetKey"]["path"]): s
+                for s in backfill["assetBackfillData"]["assetBackfillStatuses"]
+            }
             for key in (raw, valid, quarantine):
                 assert counts[tuple(key)]["numPartitionsMaterialized"] == len(backfilled), counts
                 assert counts[tuple(key)]["numPartitionsFailed"] == 0, counts
@@ -536,8 +618,9 @@ def test_lineage_partition_run_backfill_and_checks_in_chromium(dagster_ui, contr
             timings["backfill"] = time.monotonic() - started
 
             # (4) the validated table's Checks tab shows the checks and their results
-            statuses = check_checks_tab(page, dagster.base_url, valid, checks,
-                                        partition_checks, shots["04-checks"])
+            statuses = check_checks_tab(
+                page, dagster.base_url, valid, checks, partition_checks, shots["04-checks"]
+            )
         except BaseException:
             page.screenshot(path=str(ARTIFACTS / "failure.png"))
             print(f"\nfailure screenshot: {ARTIFACTS / 'failure.png'}\n{dagster.tails()}")

@@ -1,1 +1,0 @@
-"""The Dagster layer of each data layer: thin assets that call the core and record metadata."""

@@ -1,0 +1,1 @@
+"""`retrain-platform`: the command line, one module per subcommand."""

@@ -1,0 +1,1 @@
+"""Datasets: versioned point-in-time training sets and references to them."""

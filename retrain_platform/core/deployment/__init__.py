@@ -1,0 +1,1 @@
+"""Deployment: registry aliases, the decision history and health-gated promotion."""

@@ -1,0 +1,1 @@
+"""The feature store: Feast objects from a contract and the online-store writers."""

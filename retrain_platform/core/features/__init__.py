@@ -1,0 +1,1 @@
+"""Features: point-in-time transforms declared by the contract's feature views."""

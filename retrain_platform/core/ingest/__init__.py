@@ -1,0 +1,1 @@
+"""Ingest: landing files to typed raw rows with lineage, per partition."""

@@ -1,0 +1,1 @@
+"""Models: training, the evaluation gate, metrics and the MLflow records of a cycle."""

@@ -1,0 +1,1 @@
+"""Monitoring: drift, the champion's reference and the retraining triggers."""

@@ -1,0 +1,1 @@
+"""The Dagster layer: thin assets, checks, sensors and jobs per layer, each calling the core."""

@@ -1,0 +1,147 @@
+"""The datasets layer: versioned point-in-time training sets frozen in Delta."""
+
+from typing import Literal
+
+import dagster as dg
+import polars as pl
+from pydantic import Field
+
+from retrain_platform.contracts import DatasetContract
+from retrain_platform.contracts.model import FeatureView
+from retrain_platform.core import platform_columns as pc
+from retrain_platform.core.datasets.point_in_time import feast_join
+from retrain_platform.core.datasets.training_set import Join, freeze_training_set, make_window
+from retrain_platform.core.features.transforms import feature_columns, feature_table_name
+from retrain_platform.core.lake import read_partitions, table_exists
+from retrain_platform.defs import keys
+from retrain_platform.defs.metadata import table_link
+from retrain_platform.resources import DeltaLakeResource
+from retrain_platform.resources.feast import FeastResource
+
+
+class TrainingDatasetConfig(dg.Config):
+    """Which window of labelled partitions to freeze, and how to split it by time."""
+
+    as_of: str | None = Field(
+        None,
+        description="Last partition (key) of the window; default: the newest validated partition.",
+    )
+    window_partitions: int = Field(28, description="Partitions in the window, newest last.")
+    validation_partitions: int = Field(
+        3, description="Partitions before the holdout used for model selection."
+    )
+    holdout_partitions: int = Field(3, description="Most recent partitions, kept for the gate.")
+    view: str | None = Field(None, description="Feature view to join (default: the first).")
+    join: Literal["polars", "feast"] = Field(
+        "polars",
+        description="Point-in-time join: polars as-of join over Delta (fast, default) or Feast's "
+        "historical retrieval (same rows and values; every label row kept either way).",
+    )
+
+
+def build_training_dataset_asset(contract: DatasetContract) -> dg.AssetsDefinition:
+    """`datasets/<dataset>_training`: a new Delta version per materialization."""
+    views = {view.name: view for view in contract.feature_views}
+    default_view = contract.feature_views[0]
+
+    @dg.asset(
+        key=keys.training_dataset_key(contract),
+        deps=[
+            keys.validated_key(contract),
+            *(keys.features_key(contract, view) for view in contract.feature_views),
+        ],
+        group_name=keys.GROUPS[keys.DATASETS],
+        kinds={"polars", "delta"},
+        tags=keys.tags(contract, keys.DATASETS),
+        owners=[contract.owner],
+        description=(
+            f"{contract.dataset} label events joined to the features known at each "
+            "event's time (labels known by the as-of time only), split by time into "
+            "train / validation / holdout; each run writes a new Delta version."
+        ),
+    )
+    def training_dataset(
+        context: dg.AssetExecutionContext,
+        config: TrainingDatasetConfig,
+        lake: DeltaLakeResource,
+        feast: FeastResource,
+    ) -> dg.MaterializeResult:
+        view = views[config.view] if config.view else default_view
+        validated_uri = lake.uri(keys.VALIDATED, contract.dataset)
+        if not table_exists(validated_uri, lake.storage_options):
+            msg = f"{contract.dataset}: no validated data yet ({validated_uri})"
+            raise dg.Failure(msg)
+        available = sorted(
+            read_partitions(validated_uri, storage_options=lake.storage_options)
+            .get_column(pc.PARTITION)
+            .unique()
+            .to_list()
+        )
+        as_of = config.as_of or available[-1]
+        window = make_window(
+            contract,
+            as_of,
+            window_partitions=config.window_partitions,
+            validation_partitions=config.validation_partitions,
+            holdout_partitions=config.holdout_partitions,
+            first_available=available[0],
+        )
+        uri = lake.uri(keys.DATASETS, f"{contract.dataset}_training")
+        version, _ = freeze_training_set(
+            contract,
+            view,
+            window,
+            validated_uri=validated_uri,
+            features_uri=lake.uri(keys.FEATURES, feature_table_name(contract, view)),
+            dataset_uri=uri,
+            storage_options=lake.storage_options,
+            extra_metadata={
+                "dagster_run_id": context.run.run_id,
+                "view": view.name,
+                "join": config.join,
+            },
+            join=_feast_join(contract, view, feast) if config.join == "feast" else None,
+        )
+        context.log.info(
+            f"training set v{version.version}: {version.rows} rows, "
+            f"label rate {version.label_rate:.4f}, window {window.partitions[0]}.."
+            f"{window.partitions[-1]}"
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "delta_version": version.version,
+                "dagster/row_count": version.rows,
+                "rows": version.rows,
+                "label_rate": version.label_rate,
+                "window_start": window.partitions[0],
+                "window_end": window.partitions[-1],
+                "as_of": window.as_of.isoformat(),
+                "split_rows": dg.MetadataValue.json(version.split_rows),
+                "holdout_partitions": dg.MetadataValue.json(
+                    list(window.partitions[-window.holdout_partitions :])
+                ),
+                "features": dg.MetadataValue.json(version.features),
+                "feature_view": view.name,
+                "join": config.join,
+                "contract_hash": version.contract_hash,
+                "table": table_link(uri),
+            }
+        )
+
+    return training_dataset
+
+
+def _feast_join(contract: DatasetContract, view: FeatureView, feast: FeastResource) -> Join:
+    """Labels joined through Feast's historical retrieval of the view's feature service."""
+    schema = feature_columns(contract, view)
+
+    def join(labels: pl.DataFrame, _features: pl.DataFrame) -> pl.DataFrame:
+        return feast_join(
+            labels,
+            contract,
+            view,
+            lambda entity_df: feast.historical_features(contract, view, entity_df),
+            schema,
+        )
+
+    return join

@@ -1,0 +1,1 @@
+"""The deployment layer in Dagster: the deployment asset, its state and rollback."""

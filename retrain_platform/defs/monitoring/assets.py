@@ -1,0 +1,383 @@
+"""The monitoring layer: drift of each partition against the champion, and its live performance.
+
+`monitoring/<dataset>_drift` compares a partition's model features with the champion's training
+reference (fast numpy path: PSI and KS per feature, prediction drift), then writes Evidently's
+HTML report on bounded samples. Windowed features whose window reaches before the first
+validated partition, or over a partition whose data were all refused (a gap), are left out of a
+partition's drift and recorded as warming up (see `core.drift`); the prediction drift of such a
+partition is flagged as warming up too, since the model reads those features, and the retrain
+sensor then ignores it.
+
+`monitoring/<dataset>_performance` scores the champion on a partition once its labels are known;
+automation requests it when they fall due and again when the partition's data change. The
+retrain sensor reads both assets' metadata.
+"""
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import polars as pl
+from deltalake import DeltaTable
+from deltalake.exceptions import TableNotFoundError
+
+from retrain_platform.contracts import DatasetContract
+from retrain_platform.contracts.model import FeatureView
+from retrain_platform.core.features.transforms import feature_table_name
+from retrain_platform.core.lake import read_partitions
+from retrain_platform.core.models.inputs import label_vector
+from retrain_platform.core.models.metrics import classification_metrics
+from retrain_platform.core.models.training import predict
+from retrain_platform.core.monitoring.drift import (
+    complete_from,
+    drift_summary,
+    evidently_report,
+    feature_reach,
+    prediction_drift,
+    reaching_gaps,
+    sample_rows,
+    warming_up,
+)
+from retrain_platform.core.monitoring.reference import (
+    SAMPLE_SEED,
+    Champion,
+    Reference,
+    load_champion,
+    load_reference,
+    profile_frame,
+)
+from retrain_platform.core.partitions import partition_end, partition_start
+from retrain_platform.core.platform_columns import PARTITION
+from retrain_platform.defs import keys
+from retrain_platform.defs.automation import follows_labels, follows_upstream
+from retrain_platform.defs.partitions import partitions_for
+from retrain_platform.home import layout
+from retrain_platform.resources import DeltaLakeResource
+from retrain_platform.resources.tracking import MlflowResource
+
+MONITORING = "monitoring"
+GROUP = "monitoring"
+# Evidently is the slow path (seconds per 10k rows on this machine's features): its HTML is made
+# after the numbers, on deterministic samples of at most this many rows (or the policy's cap).
+EVIDENTLY_MAX_ROWS = 5_000
+
+# Metadata keys the retrain sensor reads.
+STATUS = "status"
+CHAMPION_VERSION = "champion_version"
+MAX_PSI = "max_psi"
+MAX_PSI_FEATURE = "max_psi_feature"
+DRIFT_SHARE = "drift_share"
+PREDICTION_KS = "prediction_ks"
+SAMPLE_ROWS = "sample_rows"
+LABELS_KNOWN = "labels_known"
+ROC_AUC = "roc_auc"
+ROWS = "rows"
+HISTORY_START = "history_start"
+WARMING_UP = "warming_up_feature_list"
+PREDICTION_WARMING_UP = "prediction_warming_up"
+OK, NO_CHAMPION, NO_ROWS = "ok", "no_champion", "no_rows"
+
+
+def drift_report_key(contract: DatasetContract) -> dg.AssetKey:
+    return dg.AssetKey([MONITORING, f"{contract.dataset}_drift"])
+
+
+def live_performance_key(contract: DatasetContract) -> dg.AssetKey:
+    return dg.AssetKey([MONITORING, f"{contract.dataset}_performance"])
+
+
+def reference_cache_dir(contract: DatasetContract) -> Path:
+    """`$RETRAIN_HOME/state/drift_reference/<dataset>`: one cached profile per champion."""
+    return layout().state_root / "drift_reference" / contract.dataset
+
+
+def drift_report_path(contract: DatasetContract, partition: str) -> Path:
+    """`$RETRAIN_HOME/reports/drift/<dataset>/<partition>.html`."""
+    safe = partition.replace(":", "-")
+    return layout().home / "reports" / "drift" / contract.dataset / f"{safe}.html"
+
+
+def _view(contract: DatasetContract, champion: Champion) -> FeatureView:
+    views = {view.name: view for view in contract.feature_views}
+    return views.get(champion.dataset.view or "", contract.feature_views[0])
+
+
+def _partition_features(
+    contract: DatasetContract, champion: Champion, lake: DeltaLakeResource, partition: str
+) -> pl.DataFrame:
+    table = feature_table_name(contract, _view(contract, champion))
+    return read_partitions(
+        lake.uri(keys.FEATURES, table), [partition], storage_options=lake.storage_options
+    )
+
+
+def _partition_keys(uri: str, lake: DeltaLakeResource) -> set[str]:
+    try:
+        table = DeltaTable(uri, storage_options=lake.storage_options)
+    except TableNotFoundError:
+        return set()
+    return {p[PARTITION] for p in table.partitions() if p.get(PARTITION)}
+
+
+def validated_history(
+    contract: DatasetContract, lake: DeltaLakeResource
+) -> tuple[datetime | None, list[tuple[datetime, datetime]]]:
+    """Where the data's history begins (the first validated partition's start) and its gaps.
+
+    A gap is a partition whose data arrived but were all refused: rows in quarantine, none
+    validated. A partition that simply had no events is not a gap (windows over it are as they
+    should be); one whose file was refused is, until a corrected file fills it.
+    """
+    grain = contract.partitioning.grain
+    validated = _partition_keys(lake.uri(keys.VALIDATED, contract.dataset), lake)
+    if not validated:
+        return None, []
+    refused = _partition_keys(lake.uri(keys.VALIDATED, keys.quarantine_table(contract)), lake)
+    gaps = [
+        (partition_start(k, grain), partition_end(k, grain)) for k in sorted(refused - validated)
+    ]
+    return partition_start(min(validated), grain), gaps
+
+
+def _no_champion(contract: DatasetContract) -> dg.MaterializeResult:
+    return dg.MaterializeResult(
+        metadata={
+            STATUS: NO_CHAMPION,
+            "note": f"no {contract.dataset} champion deployed yet: nothing to compare against",
+        }
+    )
+
+
+def build_drift_report_asset(contract: DatasetContract) -> dg.AssetsDefinition:
+    """`monitoring/<dataset>_drift`: feature and prediction drift of a partition vs the champion."""
+    policy = contract.policy
+
+    @dg.asset(
+        key=drift_report_key(contract),
+        deps=[keys.features_key(contract, view) for view in contract.feature_views],
+        group_name=GROUP,
+        partitions_def=partitions_for(contract),
+        automation_condition=follows_upstream(),
+        kinds={"evidently", "polars"},
+        tags={"layer": MONITORING, "dataset": contract.dataset},
+        owners=[contract.owner],
+        description=(
+            f"Drift of a {contract.dataset} partition's model features against the champion's "
+            "training reference: PSI and KS per feature, drift share, max PSI, prediction KS; "
+            f"Evidently's HTML report linked (policy drift_html: {policy.drift_html}); windowed "
+            "features left out while warming up or over a refused partition. Read by the "
+            "retrain sensor."
+        ),
+    )
+    def drift_report(
+        context: dg.AssetExecutionContext, mlflow: MlflowResource, lake: DeltaLakeResource
+    ) -> dg.MaterializeResult:
+        partition = context.partition_key
+        champion = load_champion(mlflow.store(), contract, mlflow.registry_model_name(contract))
+        if champion is None:
+            return _no_champion(contract)
+        current = _partition_features(contract, champion, lake, partition)
+        if current.is_empty():
+            return dg.MaterializeResult(
+                metadata={STATUS: NO_ROWS, CHAMPION_VERSION: champion.version}
+            )
+        cap = policy.drift_row_cap
+        first, gaps = validated_history(contract, lake)
+        reach = {
+            name: span
+            for name, span in feature_reach(contract, _view(contract, champion)).items()
+            if name in champion.features
+        }
+        reference = load_reference(
+            champion,
+            contract,
+            reference_cache_dir(contract),
+            row_cap=cap,
+            storage_options=lake.storage_options,
+            complete_from=complete_from(reach, first) if first else None,
+        )
+        start = partition_start(partition, contract.partitioning.grain)
+        warm = warming_up(reach, first, start) if first else {}
+        for name, complete in reaching_gaps(reach, gaps, start).items():
+            warm[name] = max(complete, warm.get(name, complete))
+        summary = drift_summary(
+            current,
+            reference.profile,
+            row_cap=cap,
+            seed=SAMPLE_SEED,
+            psi_threshold=policy.drift_psi_threshold,
+            ks_threshold=policy.drift_ks_threshold,
+            warming_up=warm,
+        )
+        scores = predict(
+            champion.booster, sample_rows(current, cap, SAMPLE_SEED), champion.features
+        )
+        prediction = prediction_drift(
+            scores, reference.scores, ks_threshold=policy.drift_ks_threshold
+        )
+        metadata: dict[str, object] = {
+            STATUS: OK,
+            CHAMPION_VERSION: champion.version,
+            MAX_PSI: summary.max_psi,
+            MAX_PSI_FEATURE: summary.max_psi_feature or "",
+            DRIFT_SHARE: summary.drift_share,
+            PREDICTION_KS: prediction.ks_statistic,
+            SAMPLE_ROWS: float(summary.current_rows),
+            "drifted": summary.drifted or (prediction.drifted and not warm),
+            "drifted_feature_list": dg.MetadataValue.json(summary.drifted_features),
+            HISTORY_START: first.date().isoformat() if first else "",
+            WARMING_UP: dg.MetadataValue.json(
+                {name: start.isoformat() for name, start in sorted(warm.items())}
+            ),
+            PREDICTION_WARMING_UP: bool(warm),
+            "reference_dataset_version": champion.dataset.version,
+            "reference_fingerprint": reference.profile.fingerprint,
+            "reference_cached": reference.cached,
+            **summary.as_metadata(),
+            **prediction.as_metadata(),
+        }
+        context.log.info(
+            f"{partition}: max PSI {summary.max_psi:.3f} ({summary.max_psi_feature}), drift "
+            f"share {summary.drift_share:.2f}, prediction KS {prediction.ks_statistic:.3f} "
+            f"vs champion v{champion.version}"
+            + (
+                f"; {len(warm)} windowed feature(s) warming up (history from "
+                f"{first:%Y-%m-%d}), left out with prediction drift"
+                if warm and first
+                else ""
+            )
+        )
+        scored = {f.name for f in summary.features if f.scored}
+        html = policy.drift_html
+        if html == "always" or (html == "on_drift" and metadata["drifted"]):
+            metadata |= _evidently(contract, partition, current, reference, scored, context)
+        else:
+            metadata["report"] = f"not rendered (policy drift_html: {html})"
+        return dg.MaterializeResult(metadata=metadata)  # type: ignore[arg-type]
+
+    return drift_report
+
+
+def _evidently(
+    contract: DatasetContract,
+    partition: str,
+    current: pl.DataFrame,
+    reference: Reference,
+    scored: set[str],
+    context: dg.AssetExecutionContext,
+) -> dict[str, object]:
+    """Evidently's HTML on samples capped at min(policy cap, EVIDENTLY_MAX_ROWS).
+
+    Only features the fast path could score (present on both sides) are passed: Evidently
+    rejects a column with no value at all (e.g. a 1-hour std over a single event).
+
+    Runs after the numbers; a failure is recorded in metadata and does not fail the step, since
+    the triggers need only the numbers.
+    """
+    cap = min(contract.policy.drift_row_cap, EVIDENTLY_MAX_ROWS)
+    path = drift_report_path(contract, partition)
+    started = datetime.now(UTC)
+    try:
+        result = evidently_report(
+            sample_rows(current, cap, SAMPLE_SEED),
+            sample_rows(profile_frame(reference.profile), cap, SAMPLE_SEED),
+            [name for name in reference.numeric if name in scored],
+            [name for name in reference.categorical if name in scored],
+            path,
+        )
+    except Exception as error:  # noqa: BLE001 - the report is optional, the numbers are not
+        context.log.warning(f"Evidently report failed: {error!r}")
+        return {"evidently_error": repr(error)}
+    seconds = (datetime.now(UTC) - started).total_seconds()
+    return {
+        "report": dg.MetadataValue.path(str(path)),
+        "evidently_drift_share": result["drift_share"],
+        "evidently_rows": float(min(current.height, cap)),
+        "evidently_seconds": seconds,
+    }
+
+
+def labels_known_at(contract: DatasetContract, partition: str) -> datetime:
+    """When every label of a partition is known: its end plus the contract's label delay."""
+    return partition_end(partition, contract.partitioning.grain) + contract.label.delay
+
+
+def _join_keys(contract: DatasetContract) -> list[str]:
+    return list(contract.primary_key) or [*contract.entity_key_names, contract.timestamp_name]
+
+
+def build_live_performance_asset(contract: DatasetContract) -> dg.AssetsDefinition:
+    """`monitoring/<dataset>_performance`: the champion's metrics on a labelled partition."""
+    policy = contract.policy
+
+    @dg.asset(
+        key=live_performance_key(contract),
+        deps=[
+            keys.validated_key(contract),
+            *(keys.features_key(contract, view) for view in contract.feature_views),
+        ],
+        group_name=GROUP,
+        partitions_def=partitions_for(contract),
+        automation_condition=follows_labels(contract.partitioning.grain, contract.label.delay),
+        kinds={"lightgbm", "polars"},
+        tags={"layer": MONITORING, "dataset": contract.dataset},
+        owners=[contract.owner],
+        description=(
+            f"The {contract.dataset} champion's accuracy, ROC-AUC and recall at the decision "
+            f"threshold on a partition's events, once their labels are known (label delay "
+            f"{contract.label.delay}). Materialized automatically when a partition's labels fall "
+            "due and again when its validated rows or features change. Read by the retrain "
+            "sensor."
+        ),
+    )
+    def live_performance(
+        context: dg.AssetExecutionContext, mlflow: MlflowResource, lake: DeltaLakeResource
+    ) -> dg.MaterializeResult:
+        partition = context.partition_key
+        known_at = labels_known_at(contract, partition)
+        if known_at > datetime.now(UTC):
+            return dg.MaterializeResult(
+                metadata={LABELS_KNOWN: False, "labels_known_at": known_at.isoformat()}
+            )
+        champion = load_champion(mlflow.store(), contract, mlflow.registry_model_name(contract))
+        if champion is None:
+            return _no_champion(contract)
+        join = _join_keys(contract)
+        features = _partition_features(contract, champion, lake, partition)
+        labels = read_partitions(
+            lake.uri(keys.VALIDATED, contract.dataset),
+            [partition],
+            storage_options=lake.storage_options,
+        ).select([*join, contract.label_name])
+        events = features.drop(contract.label_name, strict=False).join(labels, on=join)
+        if events.is_empty():
+            return dg.MaterializeResult(
+                metadata={LABELS_KNOWN: True, STATUS: NO_ROWS, CHAMPION_VERSION: champion.version}
+            )
+        y = label_vector(events, contract)
+        scores = predict(champion.booster, events, champion.features)
+        threshold = policy.decision_threshold
+        metrics = classification_metrics(y, scores, threshold=threshold)
+        accuracy = float(np.mean((scores >= threshold) == (y == 1)))
+        context.log.info(
+            f"{partition}: ROC-AUC {metrics['roc_auc']:.4f}, accuracy {accuracy:.4f} on "
+            f"{events.height} labelled events (champion v{champion.version})"
+        )
+        return dg.MaterializeResult(
+            metadata={
+                LABELS_KNOWN: True,
+                STATUS: OK,
+                CHAMPION_VERSION: champion.version,
+                ROC_AUC: metrics["roc_auc"],
+                "accuracy": accuracy,
+                "recall_at_threshold": metrics["recall_at_threshold"],
+                "precision_at_threshold": metrics["precision_at_threshold"],
+                "decision_threshold": threshold,
+                ROWS: events.height,
+                "positives": metrics["positives"],
+                "min_roc_auc": policy.min_roc_auc,
+            }
+        )
+
+    return live_performance

@@ -1,0 +1,329 @@
+"""The closed loop of the embedded default: each simulated day lands a file, the platform decides.
+
+After the backfill (`main_job.backfill`: the first days ingested, validated, featurized, frozen
+into a training set, a first champion trained, gated and deployed), every following day:
+
+1. the day's file is moved into the landing zone;
+2. the landing sensor (its definition from `defs`) ticks with its kept cursor, and its run
+   requests are executed in-process on the instance, with their tags and run keys;
+3. the automation conditions are evaluated with `dg.evaluate_automation_conditions` (cursor kept,
+   evaluation time = the simulated time) and what they request is executed, one run per partition
+   for every asset requested in it (as the automation sensor groups them), until nothing more is
+   requested: validation, features, online store, drift report, and live performance once labels
+   are due;
+4. the retrain sensor ticks and its retrain request runs (the retrain job freezes a training set,
+   trains, gates and deploys).
+
+No step decides anything itself: which partitions run and when a retrain happens is what the
+sensors and conditions request, exactly as the daemon would launch it.
+
+Simulated time: a day's file arrives one hour after the day ends, and that moment is "now" for the
+automation evaluation (labels due, new partitions) and for the retrain sensor, whose `clock`
+resource is fixed at it (model age, cooldown: each retrain request carries the time it was asked
+for). A simulated day lasts seconds of wall time; nothing else about the sensors changes.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from retrain_platform.contracts import DatasetContract
+from retrain_platform.core.deployment.decisions import read_decisions
+from retrain_platform.core.lake import table_uri
+from retrain_platform.core.synthetic import DriftSpec, Fault, GeneratedFile, write_landing_files
+from retrain_platform.core.validate.summary import partition_summary
+from retrain_platform.definitions import build_definitions
+from retrain_platform.defs import keys
+from retrain_platform.defs import model_keys as mk
+from retrain_platform.defs.models import run_retrain_cycle
+from retrain_platform.demo import timeline as lt
+from retrain_platform.demo.backfill import backfill, ensure_instance, retrain_run_config
+from retrain_platform.demo.driver import LoopDriver, arrival, collect_facts, request_tags
+from retrain_platform.demo.report import write_report
+from retrain_platform.home import HomeLayout
+
+# (kind, day of the daily phase): rows quarantined with a non-blocking null-share failure,
+# duplicates removed, and a renamed column whose blocking schema and volume checks stop the
+# partition's downstream automation.
+DEFAULT_FAULTS = (("nulls", 4), ("duplicates", 8), ("renamed_column", 12))
+SMALL_CANDIDATE = {"folds": 2, "max_rounds": 150, "early_stopping_rounds": 20, "num_threads": 1}
+
+
+class LoopSetupError(ValueError):
+    """The loop cannot start: bad options, a contract without a model, a used landing zone."""
+
+
+@dataclass(frozen=True)
+class LoopOptions:
+    """The simulated history (length, backfill, drift, faults) and the loop's training budget.
+
+    `training_window` is the retrain runs' training-set window (labelled partitions, newest last):
+    two weeks let a retrain after drift learn the new regime within days of its labels arriving.
+    `retrain_every_days` sets the policy's new-labelled-data trigger to that many days of rows
+    when the contract sets none, so a challenger the gate rejected under drift is retried once
+    more labelled data of the new regime has arrived (None: the contract's policy as it is).
+    """
+
+    days: int = 90
+    backfill_days: int = 30
+    rows_per_day: int = 3_000
+    drift_day: int | None = 60
+    drift_kind: str = "both"
+    drift_strength: float = 1.0
+    seed: int = 7
+    faults: tuple[Fault, ...] | None = None
+    start: date | None = None
+    rejection_window: int = 10
+    training_window: int = 14
+    retrain_every_days: int | None = 7
+    candidate: Mapping[str, Any] = field(default_factory=lambda: dict(SMALL_CANDIDATE))
+
+    def first_day(self) -> date:
+        """Day 0: by default the history ends yesterday, so every day is a past partition."""
+        return self.start or datetime.now(UTC).date() - timedelta(days=self.days)
+
+    def drift(self) -> DriftSpec | None:
+        if self.drift_day is None:
+            return None
+        start = self.first_day() + timedelta(days=self.drift_day)
+        return DriftSpec(start, self.drift_kind, self.drift_strength)
+
+    def fault_list(self) -> tuple[Fault, ...]:
+        """The given faults, else `DEFAULT_FAULTS` on days of the daily phase that exist."""
+        if self.faults is not None:
+            return self.faults
+        first = self.first_day() + timedelta(days=self.backfill_days)
+        daily = self.days - self.backfill_days
+        return tuple(
+            Fault(kind, first + timedelta(days=offset))
+            for kind, offset in DEFAULT_FAULTS
+            if offset < daily
+        )
+
+    def run_config(self, contract: DatasetContract) -> dict[str, Any]:
+        """Run config of every retrain run: the training window and the small candidate."""
+        config = retrain_run_config(contract, self.candidate)
+        training = keys.training_dataset_key(contract).to_python_identifier()
+        ops = config.setdefault("ops", {})
+        ops[training] = {"config": {"window_partitions": self.training_window}}
+        return config
+
+
+def loop_contract(contract: DatasetContract, options: LoopOptions) -> DatasetContract:
+    """`contract`, with the new-labelled-data trigger of `options` if its policy has none, and
+    Evidently's HTML rendered for drifted partitions only (seconds a day otherwise)."""
+    policy = replace(contract.policy, drift_html="on_drift")
+    if options.retrain_every_days is not None and policy.retrain_on_new_labelled_rows is None:
+        rows = options.retrain_every_days * options.rows_per_day
+        policy = replace(policy, retrain_on_new_labelled_rows=rows)
+    return replace(contract, policy=policy)
+
+
+@dataclass(frozen=True)
+class LoopResult:
+    """The timeline, the retraining cycles, the report and the gate rejection rate."""
+
+    timeline: pl.DataFrame
+    cycles: pl.DataFrame
+    report: Path
+    rejection_rate: float
+    seconds: float
+
+
+def _generate(
+    contract: DatasetContract, incoming: Path, options: LoopOptions
+) -> list[GeneratedFile]:
+    """Write every day's file into `incoming` (outside the landing zone), one file per day."""
+    if incoming.exists():
+        shutil.rmtree(incoming)
+    return write_landing_files(
+        contract,
+        incoming,
+        start=options.first_day(),
+        days=options.days,
+        rows_per_day=options.rows_per_day,
+        seed=options.seed,
+        drift=options.drift(),
+        faults=options.fault_list(),
+        late_share=0.0,
+    )
+
+
+def _land(files: Sequence[GeneratedFile], landing: Path) -> None:
+    landing.mkdir(parents=True, exist_ok=True)
+    for file in files:
+        shutil.move(file.path, landing / file.path.name)
+
+
+def run_closed_loop(
+    contract: DatasetContract,
+    home: HomeLayout,
+    options: LoopOptions,
+    *,
+    echo: Callable[[str], None] = print,
+) -> LoopResult:
+    """Backfill, then drive the sensors and automation day by day; return the timeline.
+
+    The definitions are those of `loop_contract(contract, options)` under `home`: the same
+    assets, checks, sensors and jobs as the code location `make dev` serves.
+    """
+    started = time.perf_counter()
+    contract = loop_contract(contract, options)
+    defs = build_definitions([contract], home)
+    if not contract.feature_views:
+        msg = f"{contract.dataset}: the closed loop needs a feature view (a model to monitor)"
+        raise LoopSetupError(msg)
+    if not 0 < options.backfill_days < options.days:
+        msg = f"backfill_days must be in 1..{options.days - 1}, got {options.backfill_days}"
+        raise LoopSetupError(msg)
+    landing = home.landing_root / contract.dataset
+    if landing.exists() and any(landing.iterdir()):
+        msg = (
+            f"{landing} already holds files: the closed loop replays a history into an empty "
+            "landing zone; run `make clean` or point RETRAIN_HOME at a new directory"
+        )
+        raise LoopSetupError(msg)
+    files = _generate(contract, home.state_root / "closed_loop" / contract.dataset, options)
+    echo(
+        f"generated {len(files)} daily files of {options.rows_per_day:,} rows "
+        f"({files[0].day}..{files[-1].day}); drift: {options.drift() or 'none'}; faults: "
+        + (", ".join(f"{f.kind}@{f.day}" for f in options.fault_list()) or "none")
+    )
+    policy = contract.policy
+    echo(
+        f"policy: drift PSI > {policy.drift_psi_threshold:g}, live ROC-AUC < "
+        f"{policy.min_roc_auc:g}, age > {policy.max_model_age_days} days, "
+        + (
+            f"{policy.retrain_on_new_labelled_rows:,} new labelled rows"
+            if policy.retrain_on_new_labelled_rows
+            else "no new-data trigger"
+        )
+        + f"; retrains train on {options.training_window} labelled days"
+    )
+    instance = ensure_instance(home)
+    driver = LoopDriver(defs, contract, instance)
+    first = files[: options.backfill_days]
+    driver.clock.set(arrival(contract, first[-1].day.isoformat()))
+    _land(first, landing)
+    requests = driver.landing_requests()
+    ingest = driver.run_landing_range(requests)
+    echo(
+        f"backfill: landing sensor requested {len(requests)} partitions, served by one raw run "
+        f"({ingest.run_id[:8]}, {'ok' if ingest.success else 'FAILED'})"
+    )
+    partitions = sorted(r.partition_key for r in requests if r.partition_key)
+    backfill(
+        defs, contract, instance, partitions, run_config=options.run_config(contract), echo=echo
+    )
+    driver.evaluate_automation()
+    echo(f"backfill done in {time.perf_counter() - started:.0f} s; daily phase:")
+    days, scores = _daily_phase(driver, files[options.backfill_days :], landing, options, echo)
+    return _finish(home, contract, options, days, scores, echo, started)
+
+
+def _daily_phase(
+    driver: LoopDriver,
+    files: Sequence[GeneratedFile],
+    landing: Path,
+    options: LoopOptions,
+    echo: Callable[[str], None],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    contract = driver.contract
+    days: list[dict[str, Any]] = []
+    scores: list[dict[str, Any]] = []
+    for file in files:
+        day_started = time.perf_counter()
+        day = file.day.isoformat()
+        driver.clock.set(arrival(contract, day))
+        _land([file], landing)
+        results = [driver.run_landing(r) for r in driver.landing_requests()]
+        results += driver.settle()
+        facts: dict[str, Any] = {lt.DAY: day, "checks_failed": [], "blocked": False}
+        new_scores = collect_facts(contract, day, results, facts)
+        scores += new_scores
+        tick = driver.retrain_tick()
+        _decide(driver, tick, facts, options)
+        facts["seconds"] = time.perf_counter() - day_started
+        days.append(facts)
+        echo(lt.progress_line(facts, new_scores[-1] if new_scores else None))
+    return days, scores
+
+
+def _decide(driver: LoopDriver, tick: Any, facts: dict[str, Any], options: LoopOptions) -> None:
+    """Record the retrain sensor's decision and run the retrain it requests, if any."""
+    contract = driver.contract
+    requests = list(tick.run_requests or [])
+    if not requests:
+        facts["decision"] = lt.NO_RETRAIN
+        facts["reason"] = tick.skip_message
+        facts["champion"] = driver.champion()
+        return
+    (request,) = requests
+    facts["decision"] = lt.RETRAIN
+    facts["trigger"] = request.tags.get("retrain/trigger")
+    facts["reason"] = request.tags.get("retrain/reason")
+    outcome = run_retrain_cycle(
+        driver.defs,
+        contract,
+        driver.instance,
+        tags=request_tags(request),
+        run_config=options.run_config(contract),
+    )
+    facts["retrain_run_id"] = outcome.run_id
+    facts["challenger"] = outcome.model_version
+    if outcome.gate_passed is not None:
+        facts["gate"] = lt.PASSED if outcome.gate_passed else lt.REJECTED
+    facts["gate_failures"] = outcome.failures
+    facts["champion"] = outcome.champion_version or driver.champion()
+
+
+def _partition_table(home: HomeLayout, contract: DatasetContract) -> pl.DataFrame:
+    """Every partition's rows through the layers, read from the lake's tables."""
+    return partition_summary(
+        raw_uri=table_uri(home.lake_uri, keys.RAW, contract.dataset),
+        validated_uri=table_uri(home.lake_uri, keys.VALIDATED, contract.dataset),
+        quarantine_uri=table_uri(home.lake_uri, keys.VALIDATED, keys.quarantine_table(contract)),
+        storage_options=home.lake_storage_options,
+    )
+
+
+def _finish(
+    home: HomeLayout,
+    contract: DatasetContract,
+    options: LoopOptions,
+    days: list[dict[str, Any]],
+    scores: list[dict[str, Any]],
+    echo: Callable[[str], None],
+    started: float,
+) -> LoopResult:
+    timeline = lt.build_timeline(lt.days_frame(days), lt.performance_frame(scores))
+    history = read_decisions(
+        table_uri(home.lake_uri, mk.DEPLOYMENT, mk.decisions_table(contract)),
+        storage_options=home.lake_storage_options,
+    )
+    cycles = lt.retrain_cycles(timeline, history)
+    rate = lt.rejection_rate(history, options.rejection_window)
+    report = home.home / "reports" / "closed_loop" / f"{contract.dataset}.html"
+    write_report(
+        timeline,
+        cycles,
+        report,
+        policy=contract.policy,
+        rejection_rate=rate,
+        rejection_window=options.rejection_window,
+        title=f"Closed loop: {contract.dataset}",
+    )
+    echo("per partition (rows landed, in raw, valid, quarantined by reason, duplicates removed):")
+    echo(lt.format_table(_partition_table(home, contract)))
+    echo("timeline of the daily phase:")
+    echo(lt.format_timeline(timeline))
+    seconds = time.perf_counter() - started
+    return LoopResult(timeline, cycles, report, rate, seconds)
