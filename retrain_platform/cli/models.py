@@ -25,6 +25,7 @@ from retrain_platform.contracts import (
     DatasetContract,
     load_contract,
 )
+from retrain_platform.core.deployment.decisions import TRIGGER_TAG
 from retrain_platform.home import HomeLayout, layout
 
 HISTORY_COLUMNS = (
@@ -134,7 +135,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
             **QUIET,
             "ops": {f"{contract.dataset}_rollback_champion": {"config": {"reason": args.reason}}},
         },
-        tags={"retrain/trigger": "cli"},
+        tags={TRIGGER_TAG: "cli"},
     )
     if not result.success:
         failure = result.get_step_failure_events()

@@ -299,6 +299,20 @@ class DatasetContract:
     def entity_key_names(self) -> list[str]:
         return [c.name for c in self.entity_keys]
 
+    def view(self, name: str | None = None) -> FeatureView:
+        """The feature view called `name`, else (no name) the first one the contract declares."""
+        if not self.feature_views:
+            msg = f"{self.source_path}: dataset {self.dataset!r} declares no feature view"
+            raise ValueError(msg)
+        if not name:
+            return self.feature_views[0]
+        for view in self.feature_views:
+            if view.name == name:
+                return view
+        known = ", ".join(v.name for v in self.feature_views)
+        msg = f"{self.source_path}: dataset {self.dataset!r} has no feature view {name!r} ({known})"
+        raise ValueError(msg)
+
     def column(self, name: str) -> Column:
         for col in self.columns:
             if col.name == name:

@@ -41,8 +41,6 @@ class TrainingDatasetConfig(dg.Config):
 
 def build_training_dataset_asset(contract: DatasetContract) -> dg.AssetsDefinition:
     """`datasets/<dataset>_training`: a new Delta version per materialization."""
-    views = {view.name: view for view in contract.feature_views}
-    default_view = contract.feature_views[0]
 
     @dg.asset(
         key=keys.training_dataset_key(contract),
@@ -66,7 +64,7 @@ def build_training_dataset_asset(contract: DatasetContract) -> dg.AssetsDefiniti
         lake: DeltaLakeResource,
         feast: FeastResource,
     ) -> dg.MaterializeResult:
-        view = views[config.view] if config.view else default_view
+        view = contract.view(config.view)
         validated_uri = lake.uri(keys.VALIDATED, contract.dataset)
         if not table_exists(validated_uri, lake.storage_options):
             msg = f"{contract.dataset}: no validated data yet ({validated_uri})"

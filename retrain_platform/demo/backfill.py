@@ -20,6 +20,7 @@ from typing import Any
 import dagster as dg
 
 from retrain_platform.contracts import DatasetContract
+from retrain_platform.core.deployment.decisions import REASON_TAG, TRIGGER_TAG
 from retrain_platform.defs import model_keys as mk
 from retrain_platform.defs.jobs import (
     feature_store_job_name,
@@ -100,7 +101,7 @@ def backfill(
             partition_key=partition,
             raise_on_error=False,
             run_config=QUIET,
-            tags={"retrain/trigger": TRIGGER},
+            tags={TRIGGER_TAG: TRIGGER},
         )
         checks[partition] = {e.check_name: e.passed for e in run.get_asset_check_evaluations()}
         if i % 10 == 0 or i == len(partitions):
@@ -113,7 +114,7 @@ def backfill(
         defs,
         contract,
         instance,
-        tags={"retrain/trigger": TRIGGER, "retrain/reason": "first training of the demo"},
+        tags={TRIGGER_TAG: TRIGGER, REASON_TAG: "first training of the demo"},
         run_config=dict(run_config or QUIET),
         asset_selection=model_asset_keys(contract),
         echo=echo,
@@ -131,7 +132,7 @@ def _features_and_dataset(
     """Build every view's features over the range in one run, then freeze a training set."""
     if not contract.feature_views:
         return None
-    tags = {"retrain/trigger": TRIGGER}
+    tags = {TRIGGER_TAG: TRIGGER}
     registry = defs.resolve_job_def(feature_store_job_name(contract)).execute_in_process(
         instance=instance, run_config=QUIET, tags=tags
     )

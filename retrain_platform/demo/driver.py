@@ -16,6 +16,7 @@ from typing import Any
 import dagster as dg
 
 from retrain_platform.contracts import DatasetContract
+from retrain_platform.core.deployment.decisions import TRIGGER_TAG
 from retrain_platform.core.monitoring.reference import champion_version
 from retrain_platform.core.partitions import partition_end
 from retrain_platform.defs import keys
@@ -94,7 +95,7 @@ class LoopDriver:
         partitions = [r.partition_key for r in requests if r.partition_key]
         return self.raw_job.execute_in_process(
             instance=self.instance,
-            tags={**range_tags(partitions), "retrain/trigger": "landing"},
+            tags={**range_tags(partitions), TRIGGER_TAG: "landing"},
             run_config=QUIET,
             raise_on_error=False,
         )

@@ -36,7 +36,7 @@ from typing import Any
 import polars as pl
 
 from retrain_platform.contracts import DatasetContract
-from retrain_platform.core.deployment.decisions import read_decisions
+from retrain_platform.core.deployment.decisions import REASON_TAG, TRIGGER_TAG, read_decisions
 from retrain_platform.core.lake import table_uri
 from retrain_platform.core.synthetic import DriftSpec, Fault, GeneratedFile, write_landing_files
 from retrain_platform.core.validate.summary import partition_summary
@@ -268,8 +268,8 @@ def _decide(driver: LoopDriver, tick: Any, facts: dict[str, Any], options: LoopO
         return
     (request,) = requests
     facts["decision"] = lt.RETRAIN
-    facts["trigger"] = request.tags.get("retrain/trigger")
-    facts["reason"] = request.tags.get("retrain/reason")
+    facts["trigger"] = request.tags.get(TRIGGER_TAG)
+    facts["reason"] = request.tags.get(REASON_TAG)
     outcome = run_retrain_cycle(
         driver.defs,
         contract,

@@ -106,17 +106,7 @@ class ServingSettings:
 
     @property
     def view(self) -> FeatureView:
-        views = self.contract.feature_views
-        if not views:
-            msg = f"{self.contract.source_path}: the contract declares no feature view to serve"
-            raise ValueError(msg)
-        if self.view_name is None:
-            return views[0]
-        for view in views:
-            if view.name == self.view_name:
-                return view
-        msg = f"{self.contract.source_path}: no feature view {self.view_name!r}"
-        raise ValueError(msg)
+        return self.contract.view(self.view_name)
 
 
 class ServingError(Exception):

@@ -68,8 +68,7 @@ def load_champion(store: MlflowStore, contract: DatasetContract, name: str) -> C
     if version is None:
         return None
     dataset = champion_dataset(store, name, version)
-    views = {view.name: view for view in contract.feature_views}
-    view = views.get(dataset.view or "", contract.feature_views[0])
+    view = contract.view(dataset.view)
     booster = load_booster(store, version_uri(name, version))
     return Champion(name, version, dataset, model_feature_names(contract, view), booster)
 

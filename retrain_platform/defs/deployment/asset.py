@@ -182,11 +182,7 @@ def _sample_rows(
     contract: DatasetContract, dataset: DatasetRef, lake: DeltaLakeResource
 ) -> list[list[float]]:
     """A few holdout rows of the model's training-set version, as model inputs."""
-    view = (
-        next(v for v in contract.feature_views if v.name == dataset.view)
-        if dataset.view
-        else (contract.feature_views[0])
-    )
+    view = contract.view(dataset.view)
     frame = read_version(dataset.uri, dataset.version, lake.storage_options)
     holdout = frame.filter(pl.col(SPLIT) == HOLDOUT).head(HEALTH_GATE_SAMPLE_ROWS)
     return feature_matrix(holdout, model_feature_names(contract, view)).tolist()

@@ -3,12 +3,15 @@
 import dagster as dg
 
 from retrain_platform.contracts import DatasetContract
+from retrain_platform.core.deployment.decisions import TRIGGER_TAG
 from retrain_platform.core.ingest.landing import list_landing_files
 from retrain_platform.core.ingest.landing_changes import LandingCursor, changed_files, plan_requests
 from retrain_platform.core.ingest.landing_index import index_files
 from retrain_platform.defs import keys
 from retrain_platform.defs.partitions import partitions_for
 from retrain_platform.resources import LandingZoneResource
+
+FILES_TAG = "retrain/files"  # the landing files a raw run was requested for
 
 
 def landing_sensor_name(contract: DatasetContract) -> str:
@@ -53,7 +56,7 @@ def build_landing_sensor(contract: DatasetContract) -> dg.SensorDefinition:
             dg.RunRequest(
                 run_key=r.run_key,
                 partition_key=r.partition,
-                tags={"retrain/trigger": "landing", "retrain/files": ",".join(r.files)[:200]},
+                tags={TRIGGER_TAG: "landing", FILES_TAG: ",".join(r.files)[:200]},
             )
             for r in plan.requests
         ]

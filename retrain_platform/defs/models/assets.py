@@ -95,7 +95,6 @@ def _dataset_version(
 
 def build_candidate_model_asset(contract: DatasetContract) -> dg.AssetsDefinition:
     """`models/<dataset>_candidate`: a LightGBM challenger trained, tracked and registered."""
-    views = {view.name: view for view in contract.feature_views}
 
     @dg.asset(
         key=mk.candidate_model_key(contract),
@@ -124,7 +123,7 @@ def build_candidate_model_asset(contract: DatasetContract) -> dg.AssetsDefinitio
         )
         frame = read_version(uri, version, lake.storage_options)
         dataset = describe_version(uri, version, frame, lake.storage_options)
-        view = views.get(dataset.view or "", contract.feature_views[0])
+        view = contract.view(dataset.view)
         features = model_feature_names(contract, view)
         options = TrainingOptions(
             max_rounds=config.max_rounds,

@@ -99,8 +99,7 @@ def drift_report_path(contract: DatasetContract, partition: str) -> Path:
 
 
 def _view(contract: DatasetContract, champion: Champion) -> FeatureView:
-    views = {view.name: view for view in contract.feature_views}
-    return views.get(champion.dataset.view or "", contract.feature_views[0])
+    return contract.view(champion.dataset.view)
 
 
 def _partition_features(
