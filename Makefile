@@ -1,5 +1,5 @@
-# Two commands on a fresh machine: `make demo` (the main job) and `make test`.
-# Both create .venv when it is missing and install the package into it.
+# Two commands on a fresh machine: `make demo` (the closed-loop demo on the embedded default) and
+# `make test` (lint, then the suite). Both create .venv when it is missing and install into it.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 RETRAIN_HOME ?= $(CURDIR)/.retrain_home
@@ -32,14 +32,16 @@ $(CHROMIUM):
 	@echo "installing Debian's chromium for the browser tests"
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
-test: install $(CHROMIUM)
+test: lint $(CHROMIUM)
 	$(PY) -m pytest
 
 test-fast: install
 	$(PY) -m pytest -m "not slow"
 
+# `dg dev` (the project is a dg project, [tool.dg] in pyproject.toml); `dagster dev -w
+# workspace.yaml` still works too.
 dev: install $(DAGSTER_HOME)/dagster.yaml
-	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	$(VENV)/bin/dg dev -h 127.0.0.1 -p 3000
 
 # Production profile (docs/production.md): the same code on PostgreSQL instance storage.
 # deploy/production/dagster.yaml goes into its own Dagster home under the platform home; every
@@ -69,11 +71,16 @@ bench: install
 	$(PY) -m benchmarks.drift
 	$(PY) -m benchmarks.serving
 
+# Style, formatting and the import direction (contracts in pyproject.toml [tool.importlinter]).
+LINT_PATHS := retrain_platform retrain_platform_tests benchmarks feature_store
 lint: install
-	$(VENV)/bin/ruff check retrain_platform retrain_platform_tests benchmarks
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+	$(VENV)/bin/lint-imports
 
 fmt: install
-	$(VENV)/bin/ruff check --fix retrain_platform retrain_platform_tests benchmarks
+	$(VENV)/bin/ruff check --fix $(LINT_PATHS)
+	$(VENV)/bin/ruff format $(LINT_PATHS)
 
 mlflow-ui: install
 	@mkdir -p $(RETRAIN_HOME)/mlflow/artifacts

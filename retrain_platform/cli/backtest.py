@@ -8,12 +8,11 @@ a PNG and `--csv PATH` the per-partition scores. See `core/backtest.py` for the 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from retrain_platform.contracts import CONTRACT_ENV_VAR, DEFAULT_CONTRACT_PATH, load_contract
+from retrain_platform.cli.options import add_contract_option, contract_from
 from retrain_platform.core.backtest import (
     ALL_POLICIES,
     BacktestOptions,
@@ -35,9 +34,7 @@ def _positive(text: str) -> int:
 
 def cmd_backtest(args: argparse.Namespace) -> int:
     """Run the backtest the arguments describe; 2 on a bad policy or an unusable source."""
-    contract = load_contract(
-        args.contract or os.environ.get(CONTRACT_ENV_VAR) or DEFAULT_CONTRACT_PATH
-    )
+    contract = contract_from(args)
     try:
         policies = parse_policies(args.policy or ["all"])
     except ValueError as exc:
@@ -89,10 +86,7 @@ def add_backtest_command(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "backtest", help="replay a historical source under retraining policies and compare them"
     )
-    parser.add_argument(
-        "--contract",
-        help=f"contract file (default: ${CONTRACT_ENV_VAR} or the shipped transactions contract)",
-    )
+    add_contract_option(parser)
     parser.add_argument("--source", required=True, help="a landing file or a directory of them")
     parser.add_argument(
         "--policy",

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 from datetime import timedelta
 from typing import Any
 
-from retrain_platform.contracts import CONTRACT_ENV_VAR, DEFAULT_CONTRACT_PATH, load_contract
+from retrain_platform.cli.options import add_contract_option, contract_from
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -18,9 +17,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from retrain_platform.resources.tracking import default_mlflow_resource
     from retrain_platform.serving.app import ServingSettings, create_app
 
-    contract = load_contract(
-        args.contract or os.environ.get(CONTRACT_ENV_VAR) or DEFAULT_CONTRACT_PATH
-    )
+    contract = contract_from(args)
     home = layout()
     mlflow = default_mlflow_resource(home)
     settings = ServingSettings(
@@ -56,10 +53,7 @@ def add_serve_command(subparsers: Any) -> None:
     serve = subparsers.add_parser(
         "serve", help="serve the champion: POST /predict, GET /health, /metrics, /docs"
     )
-    serve.add_argument(
-        "--contract",
-        help=f"contract file (default: ${CONTRACT_ENV_VAR} or the shipped transactions contract)",
-    )
+    add_contract_option(serve)
     serve.add_argument("--view", help="feature view to serve (default: the contract's first)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)

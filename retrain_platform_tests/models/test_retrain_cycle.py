@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from mlflow.models import get_model_info
 
-from retrain_platform.cli.models import add_model_commands
+from retrain_platform.cli.main import build_parser
 from retrain_platform.contracts import DatasetContract
 from retrain_platform.core import platform_columns as pc
 from retrain_platform.core.deployment.decisions import champion_at, read_decisions
@@ -278,10 +278,7 @@ def test_reproduce_gives_identical_holdout_predictions(scenario):
 
 
 def test_cli_prints_history_and_reproduces(scenario, capsys):
-    import argparse
-
-    parser = argparse.ArgumentParser()
-    add_model_commands(parser.add_subparsers(dest="command", required=True))
+    parser = build_parser()
     at = read_decisions(scenario.decisions_uri).get_column("decided_at")[1].isoformat()
     args = parser.parse_args(["history", "--at", at])
     assert args.func(args) == 0
