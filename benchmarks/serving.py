@@ -70,7 +70,7 @@ def build_home(root: Path) -> list[int]:
     from retrain_platform.core.synthetic import generate_day
     from retrain_platform.home import HomeLayout
     from retrain_platform.resources.feast import FeastResource
-    from retrain_platform.resources.tracking import embedded_store, registered_model_name
+    from retrain_platform.resources.tracking import profile_mlflow_store, registered_model_name
 
     contract = load_contract(DEFAULT_CONTRACT_PATH)
     view = contract.feature_views[0]
@@ -105,7 +105,7 @@ def build_home(root: Path) -> list[int]:
         lgb.Dataset(x, y, feature_name=names),
         num_boost_round=100,
     )
-    store = embedded_store(home)
+    store = profile_mlflow_store(home)
     store.activate()
     name = registered_model_name(contract)
     with mlflow.start_run(experiment_id=store.experiment_id(name)):
@@ -149,14 +149,14 @@ def serve(root: Path, port: int) -> None:
     from retrain_platform.contracts import DEFAULT_CONTRACT_PATH, load_contract
     from retrain_platform.home import HomeLayout
     from retrain_platform.resources.feast import FeastResource
-    from retrain_platform.resources.tracking import embedded_store, registered_model_name
+    from retrain_platform.resources.tracking import profile_mlflow_store, registered_model_name
     from retrain_platform.serving.app import ServingSettings, create_app
 
     contract = load_contract(DEFAULT_CONTRACT_PATH)
     home = HomeLayout(root)
     settings = ServingSettings(
         contract=contract,
-        store=embedded_store(home),
+        store=profile_mlflow_store(home),
         feast=FeastResource(home=str(root)),
         lake_uri=home.lake_uri,
         model_name=registered_model_name(contract),

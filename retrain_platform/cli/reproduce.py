@@ -15,11 +15,11 @@ from retrain_platform.home import layout
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
     from retrain_platform.core.models.reproduce import reproduce_version
-    from retrain_platform.resources.tracking import embedded_store, registered_model_name
+    from retrain_platform.resources.tracking import profile_mlflow_store, registered_model_name
 
     contract, home = contract_from(args), layout()
     outcome = reproduce_version(
-        embedded_store(home),
+        profile_mlflow_store(home),
         registered_model_name(contract),
         args.version,
         contract,

@@ -162,7 +162,7 @@ def initialize_tracking_store(home: HomeLayout) -> MlflowStore:
     `python -c "from retrain_platform.home import layout;
     from retrain_platform.resources.tracking import initialize_tracking_store;
     initialize_tracking_store(layout())"`."""
-    store = embedded_store(home)
+    store = profile_mlflow_store(home)
     if is_postgres(store.tracking_uri):
         ensure_schema(store.tracking_uri, store.artifact_root)
     return store
@@ -172,7 +172,7 @@ def _artifact_root(home: HomeLayout) -> str:
     return os.environ.get(ARTIFACT_ROOT_ENV_VAR) or str(home.home / "mlflow" / "artifacts")
 
 
-def embedded_store(home: HomeLayout) -> MlflowStore:
+def profile_mlflow_store(home: HomeLayout) -> MlflowStore:
     """The MLflow store of `home` in the active profile, password included (in process only).
 
     Embedded default: `$RETRAIN_HOME/mlflow/mlflow.db` and `$RETRAIN_HOME/mlflow/artifacts`;

@@ -31,7 +31,7 @@ from retrain_platform.defs.deployment.rollback import rollback_job_name
 from retrain_platform.defs.models import RetrainOutcome, build_model_defs, run_retrain_cycle
 from retrain_platform.home import HomeLayout
 from retrain_platform.resources import default_resources
-from retrain_platform.resources.tracking import MlflowResource, embedded_store
+from retrain_platform.resources.tracking import MlflowResource, profile_mlflow_store
 from retrain_platform_tests.homes import isolate_home
 from retrain_platform_tests.models.helpers import AS_OF, WINDOW, with_policy
 
@@ -104,7 +104,7 @@ def scenario(tmp_path_factory, contract, validated_frame, features_frame):
             ),
         ):
             overwrite_partitions(uri, frame, frame.get_column(pc.PARTITION).unique())
-        store = embedded_store(home)
+        store = profile_mlflow_store(home)
         strict = with_policy(contract, min_roc_auc=0.995)
         with dg.instance_for_test(temp_dir=str(home.dagster_home)) as instance:
             client = store.client()

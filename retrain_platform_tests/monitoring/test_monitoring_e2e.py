@@ -25,7 +25,7 @@ from retrain_platform.defs.monitoring import assets as mon
 from retrain_platform.defs.monitoring import build_monitoring_defs
 from retrain_platform.defs.monitoring.retrain_sensor import retrain_sensor_name
 from retrain_platform.resources import default_resources
-from retrain_platform.resources.tracking import MlflowResource, embedded_store
+from retrain_platform.resources.tracking import MlflowResource, profile_mlflow_store
 from retrain_platform_tests.homes import isolate_home
 from retrain_platform_tests.models.helpers import AS_OF, DAYS, ROWS_PER_DAY, START, WINDOW
 
@@ -78,7 +78,7 @@ def scenario(tmp_path_factory, contract):
             (table_uri(home.lake_uri, "features", feature_table_name(contract, view)), features),
         ):
             overwrite_partitions(uri, frame, frame.get_column(pc.PARTITION).unique())
-        store = embedded_store(home)
+        store = profile_mlflow_store(home)
         resources = {
             **default_resources(home),
             "mlflow": MlflowResource(

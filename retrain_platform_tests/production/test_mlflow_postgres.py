@@ -24,7 +24,7 @@ from retrain_platform.resources.tracking import (
     TRACKING_URI_ENV_VAR,
     MlflowResource,
     default_mlflow_resource,
-    embedded_store,
+    profile_mlflow_store,
     postgres_tracking_uri,
     with_password,
 )
@@ -82,7 +82,7 @@ def test_profiles_select_the_backend(home, monkeypatch):
 
     monkeypatch.setenv(TRACKING_URI_ENV_VAR, "http://127.0.0.1:5000")  # a tracking server wins
     assert isinstance(default_mlflow_resource(home).tracking_uri, dg.EnvVar)
-    assert embedded_store(home).tracking_uri == "http://127.0.0.1:5000"
+    assert profile_mlflow_store(home).tracking_uri == "http://127.0.0.1:5000"
 
 
 def test_the_password_never_reaches_the_definitions_snapshot(contract, home, monkeypatch):

@@ -32,7 +32,7 @@ from retrain_platform.core.models.inputs import feature_matrix, model_feature_na
 from retrain_platform.core.models.mlflow_store import MlflowStore
 from retrain_platform.home import HomeLayout
 from retrain_platform.resources.feast import FeastResource
-from retrain_platform.resources.tracking import embedded_store, registered_model_name
+from retrain_platform.resources.tracking import profile_mlflow_store, registered_model_name
 from retrain_platform.serving.app import ServingSettings, create_app
 from retrain_platform_tests.feature_store import feature_rows, write_features
 
@@ -122,7 +122,7 @@ def world(tmp_path_factory, contract) -> Iterator[ServingWorld]:
         feast.write_online(contract, view, rows)
         online = newest_rows(rows, list(view.entity_keys), ts).sort(list(view.entity_keys))
 
-        store = embedded_store(home)
+        store = profile_mlflow_store(home)
         name = registered_model_name(contract)
         features = model_feature_names(contract, view)
         boosters = {
