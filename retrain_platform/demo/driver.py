@@ -22,7 +22,7 @@ from retrain_platform.core.partitions import partition_end
 from retrain_platform.defs import keys
 from retrain_platform.defs.automation import AUTOMATION_SENSOR_NAME
 from retrain_platform.defs.ingest.landing_sensor import landing_sensor_name
-from retrain_platform.defs.monitoring import assets as mon
+from retrain_platform.defs.monitoring import metadata as mon
 from retrain_platform.defs.monitoring.retrain_sensor import retrain_sensor_name
 from retrain_platform.demo import timeline as lt
 from retrain_platform.demo.backfill import QUIET, range_tags

@@ -1,7 +1,8 @@
 """The closed loop of the embedded default: each simulated day lands a file, the platform decides.
 
 After the backfill (`main_job.backfill`: the first days ingested, validated, featurized, frozen
-into a training set, a first champion trained, gated and deployed), every following day:
+into a training set, a first champion trained, gated and deployed), every following day
+(`retrain_platform.demo.day`):
 
 1. the day's file is moved into the landing zone;
 2. the landing sensor (its definition from `defs`) ticks with its kept cursor, and its run
@@ -36,17 +37,17 @@ from typing import Any
 import polars as pl
 
 from retrain_platform.contracts import DatasetContract
-from retrain_platform.core.deployment.decisions import REASON_TAG, TRIGGER_TAG, read_decisions
+from retrain_platform.core.deployment.decisions import read_decisions
 from retrain_platform.core.lake import table_uri
 from retrain_platform.core.synthetic import DriftSpec, Fault, GeneratedFile, write_landing_files
 from retrain_platform.core.validate.summary import partition_summary
 from retrain_platform.definitions import build_definitions
 from retrain_platform.defs import keys
 from retrain_platform.defs import model_keys as mk
-from retrain_platform.defs.models import run_retrain_cycle
 from retrain_platform.demo import timeline as lt
 from retrain_platform.demo.backfill import backfill, ensure_instance, retrain_run_config
-from retrain_platform.demo.driver import LoopDriver, arrival, collect_facts, request_tags
+from retrain_platform.demo.day import land, run_day
+from retrain_platform.demo.driver import LoopDriver, arrival
 from retrain_platform.demo.report import write_report
 from retrain_platform.home import HomeLayout
 
@@ -157,12 +158,6 @@ def _generate(
     )
 
 
-def _land(files: Sequence[GeneratedFile], landing: Path) -> None:
-    landing.mkdir(parents=True, exist_ok=True)
-    for file in files:
-        shutil.move(file.path, landing / file.path.name)
-
-
 def run_closed_loop(
     contract: DatasetContract,
     home: HomeLayout,
@@ -212,7 +207,7 @@ def run_closed_loop(
     driver = LoopDriver(defs, contract, instance)
     first = files[: options.backfill_days]
     driver.clock.set(arrival(contract, first[-1].day.isoformat()))
-    _land(first, landing)
+    land(first, landing)
     requests = driver.landing_requests()
     ingest = driver.run_landing_range(requests)
     echo(
@@ -236,53 +231,14 @@ def _daily_phase(
     options: LoopOptions,
     echo: Callable[[str], None],
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    contract = driver.contract
     days: list[dict[str, Any]] = []
     scores: list[dict[str, Any]] = []
     for file in files:
-        day_started = time.perf_counter()
-        day = file.day.isoformat()
-        driver.clock.set(arrival(contract, day))
-        _land([file], landing)
-        results = [driver.run_landing(r) for r in driver.landing_requests()]
-        results += driver.settle()
-        facts: dict[str, Any] = {lt.DAY: day, "checks_failed": [], "blocked": False}
-        new_scores = collect_facts(contract, day, results, facts)
+        facts, new_scores = run_day(driver, file, landing, options.run_config(driver.contract))
         scores += new_scores
-        tick = driver.retrain_tick()
-        _decide(driver, tick, facts, options)
-        facts["seconds"] = time.perf_counter() - day_started
         days.append(facts)
         echo(lt.progress_line(facts, new_scores[-1] if new_scores else None))
     return days, scores
-
-
-def _decide(driver: LoopDriver, tick: Any, facts: dict[str, Any], options: LoopOptions) -> None:
-    """Record the retrain sensor's decision and run the retrain it requests, if any."""
-    contract = driver.contract
-    requests = list(tick.run_requests or [])
-    if not requests:
-        facts["decision"] = lt.NO_RETRAIN
-        facts["reason"] = tick.skip_message
-        facts["champion"] = driver.champion()
-        return
-    (request,) = requests
-    facts["decision"] = lt.RETRAIN
-    facts["trigger"] = request.tags.get(TRIGGER_TAG)
-    facts["reason"] = request.tags.get(REASON_TAG)
-    outcome = run_retrain_cycle(
-        driver.defs,
-        contract,
-        driver.instance,
-        tags=request_tags(request),
-        run_config=options.run_config(contract),
-    )
-    facts["retrain_run_id"] = outcome.run_id
-    facts["challenger"] = outcome.model_version
-    if outcome.gate_passed is not None:
-        facts["gate"] = lt.PASSED if outcome.gate_passed else lt.REJECTED
-    facts["gate_failures"] = outcome.failures
-    facts["champion"] = outcome.champion_version or driver.champion()
 
 
 def _partition_table(home: HomeLayout, contract: DatasetContract) -> pl.DataFrame:

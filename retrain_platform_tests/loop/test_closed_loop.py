@@ -90,7 +90,7 @@ def test_report_is_one_file_with_its_plots(loop):
 
 @pytest.mark.slow
 def test_evidently_html_is_rendered_for_drifted_partitions_only(loop, contract):
-    from retrain_platform.defs.monitoring.assets import drift_report_path
+    from retrain_platform.defs.monitoring.drift import drift_report_path
 
     days = loop.timeline.filter(pl.col("max_psi").is_not_null())
     drifted = days.filter(pl.col("max_psi") > contract.policy.drift_psi_threshold)

@@ -18,7 +18,7 @@ from retrain_platform.core.synthetic import generate_day, write_landing_files
 from retrain_platform.definitions import build_definitions
 from retrain_platform.defs import keys
 from retrain_platform.defs.jobs import ingest_job_name
-from retrain_platform.defs.monitoring import assets as mon
+from retrain_platform.defs.monitoring import metadata as mon
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::dagster.BetaWarning"),

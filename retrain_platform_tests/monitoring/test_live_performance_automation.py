@@ -13,7 +13,8 @@ import pytest
 
 from retrain_platform.defs import keys
 from retrain_platform.defs.automation import labels_due_lookback
-from retrain_platform.defs.monitoring import assets as mon
+from retrain_platform.defs.monitoring import metadata as mon
+from retrain_platform.defs.monitoring.performance import build_live_performance_asset
 from retrain_platform.defs.partitions import partitions_for
 from retrain_platform.resources import default_resources
 
@@ -38,7 +39,7 @@ def setup(contract, home, instance):
     ]
     stand_ins = [dg.AssetSpec(key, partitions_def=partitions_for(contract)) for key in upstream]
     defs = dg.Definitions(
-        assets=[*stand_ins, mon.build_live_performance_asset(contract)],
+        assets=[*stand_ins, build_live_performance_asset(contract)],
         resources=default_resources(home),
     )
     return defs, instance, upstream, mon.live_performance_key(contract)

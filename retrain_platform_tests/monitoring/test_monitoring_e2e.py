@@ -21,8 +21,8 @@ from retrain_platform.core.synthetic import DriftSpec, generate_day
 from retrain_platform.defs import model_keys as mk
 from retrain_platform.defs.datasets import build_training_dataset_asset
 from retrain_platform.defs.models import build_model_defs, retrain_job_name, run_retrain_cycle
-from retrain_platform.defs.monitoring import assets as mon
 from retrain_platform.defs.monitoring import build_monitoring_defs
+from retrain_platform.defs.monitoring import metadata as mon
 from retrain_platform.defs.monitoring.retrain_sensor import retrain_sensor_name
 from retrain_platform.resources import default_resources
 from retrain_platform.resources.tracking import MlflowResource, profile_mlflow_store

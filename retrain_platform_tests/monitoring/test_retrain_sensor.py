@@ -28,7 +28,7 @@ from retrain_platform.core.monitoring.drift import (
 )
 from retrain_platform.core.synthetic import DriftSpec, generate_day
 from retrain_platform.defs import model_keys as mk
-from retrain_platform.defs.monitoring import assets as mon
+from retrain_platform.defs.monitoring import metadata as mon
 from retrain_platform.defs.monitoring.retrain_sensor import build_retrain_sensor
 from retrain_platform.resources import ClockResource, DeltaLakeResource
 from retrain_platform.resources.tracking import MlflowResource

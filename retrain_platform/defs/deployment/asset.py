@@ -15,7 +15,6 @@ from retrain_platform.contracts import DatasetContract
 from retrain_platform.core.datasets.ref import DatasetRef
 from retrain_platform.core.datasets.training_set import HOLDOUT, SPLIT, read_version
 from retrain_platform.core.deployment.decisions import (
-    append_decision,
     from_gate_record,
     read_decisions,
     trigger_and_reason,
@@ -26,7 +25,7 @@ from retrain_platform.core.deployment.registry import TAG_ROLLED_BACK, promote
 from retrain_platform.core.models import candidate_runs as runs
 from retrain_platform.core.models.inputs import feature_matrix, model_feature_names
 from retrain_platform.defs import model_keys as mk
-from retrain_platform.defs.deployment.state import deployment_state
+from retrain_platform.defs.deployment.state import record_deployment_event
 from retrain_platform.defs.models.metadata import MODEL_VERSION, RUN_ID
 from retrain_platform.resources import DeltaLakeResource
 from retrain_platform.resources.notifier import NotifierResource
@@ -93,30 +92,30 @@ def build_deployment_asset(contract: DatasetContract) -> dg.AssetsDefinition:
         record = runs.load_json(store, run_id, runs.GATE_RECORD)
         dataset = DatasetRef.from_tags(tags)
         dataset_version = dataset.version
+        decision = from_gate_record(
+            record,
+            decided_at=now,
+            dataset=contract.dataset,
+            trigger=trigger,
+            reason=reason,
+            promoted=True,
+            champion_before=move.replaced,
+            champion_after=move.champion,
+            previous_after=move.previous,
+            dagster_run_id=context.run.run_id,
+            mlflow_run_id=run_id,
+            model_version=version,
+            dataset_version=dataset.version,
+            window=(dataset.window_start, dataset.window_end),
+        )
         if move.moved:
             client.set_model_version_tag(
                 name, str(version), "deployment.deployed_at", now.isoformat()
             )
-            append_decision(
-                lake.uri(mk.DEPLOYMENT, mk.decisions_table(contract)),
-                from_gate_record(
-                    record,
-                    decided_at=now,
-                    dataset=contract.dataset,
-                    trigger=trigger,
-                    reason=reason,
-                    promoted=True,
-                    champion_before=move.replaced,
-                    champion_after=move.champion,
-                    previous_after=move.previous,
-                    dagster_run_id=context.run.run_id,
-                    mlflow_run_id=run_id,
-                    model_version=version,
-                    dataset_version=dataset.version,
-                    window=(dataset.window_start, dataset.window_end),
-                ),
-                lake.storage_options,
-            )
+        state = record_deployment_event(
+            contract, decision, move, name=name, lake=lake, notifier=notifier
+        )
+        if move.moved:
             health = promote_with_health_gate(
                 store,
                 name,
@@ -144,15 +143,7 @@ def build_deployment_asset(contract: DatasetContract) -> dg.AssetsDefinition:
         )
         return dg.MaterializeResult(
             metadata={
-                **deployment_state(
-                    name=name,
-                    champion=move.champion,
-                    previous=move.previous,
-                    deployed_at=now,
-                    trigger=trigger,
-                    reason=reason,
-                    event="promotion" if move.moved else "unchanged",
-                ),
+                **state,
                 "promoted": move.moved,
                 "gate_verdict": "passed",
                 "first_deployment": record.get("champion") is None,

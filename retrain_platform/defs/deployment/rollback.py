@@ -11,15 +11,10 @@ import dagster as dg
 from pydantic import Field
 
 from retrain_platform.contracts import DatasetContract
-from retrain_platform.core.deployment.decisions import (
-    ROLLBACK,
-    Decision,
-    append_decision,
-    trigger_and_reason,
-)
+from retrain_platform.core.deployment.decisions import ROLLBACK, Decision, trigger_and_reason
 from retrain_platform.core.deployment.registry import RollbackError, rollback
 from retrain_platform.defs import model_keys as mk
-from retrain_platform.defs.deployment.state import deployment_state
+from retrain_platform.defs.deployment.state import record_deployment_event
 from retrain_platform.resources import DeltaLakeResource
 from retrain_platform.resources.notifier import NotifierResource
 from retrain_platform.resources.tracking import MlflowResource
@@ -55,40 +50,29 @@ def build_rollback_job(contract: DatasetContract) -> dg.JobDefinition:
             move = rollback(mlflow.client(), name)
         except RollbackError as exc:
             raise dg.Failure(str(exc)) from exc
-        now = datetime.now(UTC)
         trigger, _ = trigger_and_reason(context.run.tags)
-        append_decision(
-            lake.uri(mk.DEPLOYMENT, mk.decisions_table(contract)),
-            Decision(
-                decided_at=now,
-                event=ROLLBACK,
-                dataset=contract.dataset,
-                trigger=trigger,
-                reason=config.reason,
-                promoted=False,
-                champion_before=move.replaced,
-                champion_after=move.champion,
-                previous_after=move.previous,
-                dagster_run_id=context.run.run_id,
-                model_version=move.champion,
-            ),
-            lake.storage_options,
+        decision = Decision(
+            decided_at=datetime.now(UTC),
+            event=ROLLBACK,
+            dataset=contract.dataset,
+            trigger=trigger,
+            reason=config.reason,
+            promoted=False,
+            champion_before=move.replaced,
+            champion_after=move.champion,
+            previous_after=move.previous,
+            dagster_run_id=context.run.run_id,
+            model_version=move.champion,
         )
-        notifier.rollback(contract.dataset, move.replaced, move.champion)
+        state = record_deployment_event(
+            contract, decision, move, name=name, lake=lake, notifier=notifier
+        )
         context.log_event(
             dg.AssetMaterialization(
                 asset_key=mk.deployment_key(contract),
                 description=f"rolled back from version {move.replaced} to {move.champion}",
                 metadata={
-                    **deployment_state(
-                        name=name,
-                        champion=move.champion,
-                        previous=move.previous,
-                        deployed_at=now,
-                        trigger=trigger,
-                        reason=config.reason,
-                        event="rollback",
-                    ),
+                    **state,
                     "rolled_back_version": move.replaced if move.replaced is not None else "none",
                 },
             )

@@ -16,11 +16,9 @@ from retrain_platform.defs import keys
 from retrain_platform.defs import model_keys as mk
 from retrain_platform.defs.deployment.asset import build_deployment_asset
 from retrain_platform.defs.deployment.rollback import build_rollback_job
-from retrain_platform.defs.models.assets import (
-    build_candidate_model_asset,
-    build_evaluation_gate,
-    build_registered_model_asset,
-)
+from retrain_platform.defs.models.candidate import build_candidate_model_asset
+from retrain_platform.defs.models.gate import build_evaluation_gate
+from retrain_platform.defs.models.registered import build_registered_model_asset
 
 
 def retrain_job_name(contract: DatasetContract) -> str:

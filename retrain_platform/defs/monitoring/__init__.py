@@ -3,10 +3,8 @@
 import dagster as dg
 
 from retrain_platform.contracts import DatasetContract
-from retrain_platform.defs.monitoring.assets import (
-    build_drift_report_asset,
-    build_live_performance_asset,
-)
+from retrain_platform.defs.monitoring.drift import build_drift_report_asset
+from retrain_platform.defs.monitoring.performance import build_live_performance_asset
 from retrain_platform.defs.monitoring.retrain_sensor import build_retrain_sensor
 
 

@@ -41,7 +41,7 @@ from retrain_platform.core.partitions import partition_end, partition_start
 from retrain_platform.defs import keys
 from retrain_platform.defs import model_keys as mk
 from retrain_platform.defs.models import retrain_job_name
-from retrain_platform.defs.monitoring import assets as mon
+from retrain_platform.defs.monitoring import metadata as mon
 from retrain_platform.resources import ClockResource, DeltaLakeResource
 from retrain_platform.resources.tracking import MlflowResource
 

@@ -1,33 +1,23 @@
-"""The monitoring layer: drift of each partition against the champion, and its live performance.
+"""`monitoring/<dataset>_drift`: drift of each partition against the champion.
 
-`monitoring/<dataset>_drift` compares a partition's model features with the champion's training
-reference (fast numpy path: PSI and KS per feature, prediction drift), then writes Evidently's
-HTML report on bounded samples. Windowed features whose window reaches before the first
-validated partition, or over a partition whose data were all refused (a gap), are left out of a
-partition's drift and recorded as warming up (see `core.drift`); the prediction drift of such a
-partition is flagged as warming up too, since the model reads those features, and the retrain
-sensor then ignores it.
-
-`monitoring/<dataset>_performance` scores the champion on a partition once its labels are known;
-automation requests it when they fall due and again when the partition's data change. The
-retrain sensor reads both assets' metadata.
+It compares a partition's model features with the champion's training reference (fast numpy
+path: PSI and KS per feature, prediction drift), then writes Evidently's HTML report on bounded
+samples. Windowed features whose window reaches before the first validated partition, or over a
+partition whose data were all refused (a gap), are left out of a partition's drift and recorded
+as warming up (see `core.drift`); the prediction drift of such a partition is flagged as warming
+up too, since the model reads those features, and the retrain sensor then ignores it.
 """
 
-from datetime import UTC, datetime
+import time
+from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
-import numpy as np
 import polars as pl
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
 from retrain_platform.contracts import DatasetContract
-from retrain_platform.contracts.model import FeatureView
-from retrain_platform.core.features.transforms import feature_table_name
-from retrain_platform.core.lake import read_partitions
-from retrain_platform.core.models.inputs import label_vector
-from retrain_platform.core.models.metrics import classification_metrics
 from retrain_platform.core.models.training import predict
 from retrain_platform.core.monitoring.drift import (
     complete_from,
@@ -41,7 +31,6 @@ from retrain_platform.core.monitoring.drift import (
 )
 from retrain_platform.core.monitoring.reference import (
     SAMPLE_SEED,
-    Champion,
     Reference,
     load_champion,
     load_reference,
@@ -50,41 +39,34 @@ from retrain_platform.core.monitoring.reference import (
 from retrain_platform.core.partitions import partition_end, partition_start
 from retrain_platform.core.platform_columns import PARTITION
 from retrain_platform.defs import keys
-from retrain_platform.defs.automation import follows_labels, follows_upstream
+from retrain_platform.defs.automation import follows_upstream
+from retrain_platform.defs.monitoring.metadata import (
+    CHAMPION_VERSION,
+    DRIFT_SHARE,
+    GROUP,
+    HISTORY_START,
+    MAX_PSI,
+    MAX_PSI_FEATURE,
+    MONITORING,
+    NO_ROWS,
+    OK,
+    PREDICTION_KS,
+    PREDICTION_WARMING_UP,
+    SAMPLE_ROWS,
+    STATUS,
+    WARMING_UP,
+    drift_report_key,
+    no_champion_result,
+)
+from retrain_platform.defs.monitoring.partition_inputs import champion_view, partition_features
 from retrain_platform.defs.partitions import partitions_for
 from retrain_platform.home import layout
 from retrain_platform.resources import DeltaLakeResource
 from retrain_platform.resources.tracking import MlflowResource
 
-MONITORING = "monitoring"
-GROUP = "monitoring"
 # Evidently is the slow path (seconds per 10k rows on this machine's features): its HTML is made
 # after the numbers, on deterministic samples of at most this many rows (or the policy's cap).
 EVIDENTLY_MAX_ROWS = 5_000
-
-# Metadata keys the retrain sensor reads.
-STATUS = "status"
-CHAMPION_VERSION = "champion_version"
-MAX_PSI = "max_psi"
-MAX_PSI_FEATURE = "max_psi_feature"
-DRIFT_SHARE = "drift_share"
-PREDICTION_KS = "prediction_ks"
-SAMPLE_ROWS = "sample_rows"
-LABELS_KNOWN = "labels_known"
-ROC_AUC = "roc_auc"
-ROWS = "rows"
-HISTORY_START = "history_start"
-WARMING_UP = "warming_up_feature_list"
-PREDICTION_WARMING_UP = "prediction_warming_up"
-OK, NO_CHAMPION, NO_ROWS = "ok", "no_champion", "no_rows"
-
-
-def drift_report_key(contract: DatasetContract) -> dg.AssetKey:
-    return dg.AssetKey([MONITORING, f"{contract.dataset}_drift"])
-
-
-def live_performance_key(contract: DatasetContract) -> dg.AssetKey:
-    return dg.AssetKey([MONITORING, f"{contract.dataset}_performance"])
 
 
 def reference_cache_dir(contract: DatasetContract) -> Path:
@@ -96,19 +78,6 @@ def drift_report_path(contract: DatasetContract, partition: str) -> Path:
     """`$RETRAIN_HOME/reports/drift/<dataset>/<partition>.html`."""
     safe = partition.replace(":", "-")
     return layout().home / "reports" / "drift" / contract.dataset / f"{safe}.html"
-
-
-def _view(contract: DatasetContract, champion: Champion) -> FeatureView:
-    return contract.view(champion.dataset.view)
-
-
-def _partition_features(
-    contract: DatasetContract, champion: Champion, lake: DeltaLakeResource, partition: str
-) -> pl.DataFrame:
-    table = feature_table_name(contract, _view(contract, champion))
-    return read_partitions(
-        lake.uri(keys.FEATURES, table), [partition], storage_options=lake.storage_options
-    )
 
 
 def _partition_keys(uri: str, lake: DeltaLakeResource) -> set[str]:
@@ -139,15 +108,6 @@ def validated_history(
     return partition_start(min(validated), grain), gaps
 
 
-def _no_champion(contract: DatasetContract) -> dg.MaterializeResult:
-    return dg.MaterializeResult(
-        metadata={
-            STATUS: NO_CHAMPION,
-            "note": f"no {contract.dataset} champion deployed yet: nothing to compare against",
-        }
-    )
-
-
 def build_drift_report_asset(contract: DatasetContract) -> dg.AssetsDefinition:
     """`monitoring/<dataset>_drift`: feature and prediction drift of a partition vs the champion."""
     policy = contract.policy
@@ -175,8 +135,8 @@ def build_drift_report_asset(contract: DatasetContract) -> dg.AssetsDefinition:
         partition = context.partition_key
         champion = load_champion(mlflow.store(), contract, mlflow.registry_model_name(contract))
         if champion is None:
-            return _no_champion(contract)
-        current = _partition_features(contract, champion, lake, partition)
+            return no_champion_result(contract)
+        current = partition_features(contract, champion, lake, partition)
         if current.is_empty():
             return dg.MaterializeResult(
                 metadata={STATUS: NO_ROWS, CHAMPION_VERSION: champion.version}
@@ -185,7 +145,7 @@ def build_drift_report_asset(contract: DatasetContract) -> dg.AssetsDefinition:
         first, gaps = validated_history(contract, lake)
         reach = {
             name: span
-            for name, span in feature_reach(contract, _view(contract, champion)).items()
+            for name, span in feature_reach(contract, champion_view(contract, champion)).items()
             if name in champion.features
         }
         reference = load_reference(
@@ -276,7 +236,7 @@ def _evidently(
     """
     cap = min(contract.policy.drift_row_cap, EVIDENTLY_MAX_ROWS)
     path = drift_report_path(contract, partition)
-    started = datetime.now(UTC)
+    started = time.perf_counter()
     try:
         result = evidently_report(
             sample_rows(current, cap, SAMPLE_SEED),
@@ -288,95 +248,10 @@ def _evidently(
     except Exception as error:  # noqa: BLE001 - the report is optional, the numbers are not
         context.log.warning(f"Evidently report failed: {error!r}")
         return {"evidently_error": repr(error)}
-    seconds = (datetime.now(UTC) - started).total_seconds()
+    seconds = time.perf_counter() - started
     return {
         "report": dg.MetadataValue.path(str(path)),
         "evidently_drift_share": result["drift_share"],
         "evidently_rows": float(min(current.height, cap)),
         "evidently_seconds": seconds,
     }
-
-
-def labels_known_at(contract: DatasetContract, partition: str) -> datetime:
-    """When every label of a partition is known: its end plus the contract's label delay."""
-    return partition_end(partition, contract.partitioning.grain) + contract.label.delay
-
-
-def _join_keys(contract: DatasetContract) -> list[str]:
-    return list(contract.primary_key) or [*contract.entity_key_names, contract.timestamp_name]
-
-
-def build_live_performance_asset(contract: DatasetContract) -> dg.AssetsDefinition:
-    """`monitoring/<dataset>_performance`: the champion's metrics on a labelled partition."""
-    policy = contract.policy
-
-    @dg.asset(
-        key=live_performance_key(contract),
-        deps=[
-            keys.validated_key(contract),
-            *(keys.features_key(contract, view) for view in contract.feature_views),
-        ],
-        group_name=GROUP,
-        partitions_def=partitions_for(contract),
-        automation_condition=follows_labels(contract.partitioning.grain, contract.label.delay),
-        kinds={"lightgbm", "polars"},
-        tags={"layer": MONITORING, "dataset": contract.dataset},
-        owners=[contract.owner],
-        description=(
-            f"The {contract.dataset} champion's accuracy, ROC-AUC and recall at the decision "
-            f"threshold on a partition's events, once their labels are known (label delay "
-            f"{contract.label.delay}). Materialized automatically when a partition's labels fall "
-            "due and again when its validated rows or features change. Read by the retrain "
-            "sensor."
-        ),
-    )
-    def live_performance(
-        context: dg.AssetExecutionContext, mlflow: MlflowResource, lake: DeltaLakeResource
-    ) -> dg.MaterializeResult:
-        partition = context.partition_key
-        known_at = labels_known_at(contract, partition)
-        if known_at > datetime.now(UTC):
-            return dg.MaterializeResult(
-                metadata={LABELS_KNOWN: False, "labels_known_at": known_at.isoformat()}
-            )
-        champion = load_champion(mlflow.store(), contract, mlflow.registry_model_name(contract))
-        if champion is None:
-            return _no_champion(contract)
-        join = _join_keys(contract)
-        features = _partition_features(contract, champion, lake, partition)
-        labels = read_partitions(
-            lake.uri(keys.VALIDATED, contract.dataset),
-            [partition],
-            storage_options=lake.storage_options,
-        ).select([*join, contract.label_name])
-        events = features.drop(contract.label_name, strict=False).join(labels, on=join)
-        if events.is_empty():
-            return dg.MaterializeResult(
-                metadata={LABELS_KNOWN: True, STATUS: NO_ROWS, CHAMPION_VERSION: champion.version}
-            )
-        y = label_vector(events, contract)
-        scores = predict(champion.booster, events, champion.features)
-        threshold = policy.decision_threshold
-        metrics = classification_metrics(y, scores, threshold=threshold)
-        accuracy = float(np.mean((scores >= threshold) == (y == 1)))
-        context.log.info(
-            f"{partition}: ROC-AUC {metrics['roc_auc']:.4f}, accuracy {accuracy:.4f} on "
-            f"{events.height} labelled events (champion v{champion.version})"
-        )
-        return dg.MaterializeResult(
-            metadata={
-                LABELS_KNOWN: True,
-                STATUS: OK,
-                CHAMPION_VERSION: champion.version,
-                ROC_AUC: metrics["roc_auc"],
-                "accuracy": accuracy,
-                "recall_at_threshold": metrics["recall_at_threshold"],
-                "precision_at_threshold": metrics["precision_at_threshold"],
-                "decision_threshold": threshold,
-                ROWS: events.height,
-                "positives": metrics["positives"],
-                "min_roc_auc": policy.min_roc_auc,
-            }
-        )
-
-    return live_performance

@@ -1,0 +1,136 @@
+"""`evaluation_gate`: the blocking check of challenger against champion on the same holdout.
+
+When it fails, `registered_model` (the approved version, alias `challenger`) and `deployment` do
+not run; the rejected cycle is appended to the decision history here, and alerted. Both
+downstream assets also refuse a version whose recorded verdict is not `passed`, because a
+blocking check only stops steps of its own run.
+"""
+
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from retrain_platform.contracts import DatasetContract
+from retrain_platform.core.datasets.ref import DatasetRef
+from retrain_platform.core.deployment.decisions import (
+    append_decision,
+    from_gate_record,
+    read_decisions,
+    trigger_and_reason,
+)
+from retrain_platform.core.deployment.pipeline_health import (
+    check_gate_rejection_rate,
+    health_metadata,
+    with_pending_cycle,
+)
+from retrain_platform.core.deployment.registry import CHAMPION, PREVIOUS, alias_version
+from retrain_platform.core.models import candidate_runs as runs
+from retrain_platform.core.models.gate import (
+    CHAMPION_UNSCORABLE,
+    GateFailure,
+    evaluate_gate,
+    with_failure,
+)
+from retrain_platform.core.models.training import holdout_rows, predict
+from retrain_platform.defs import model_keys as mk
+from retrain_platform.defs.models.metadata import gate_metadata, latest_candidate
+from retrain_platform.resources import DeltaLakeResource
+from retrain_platform.resources.notifier import NotifierResource
+from retrain_platform.resources.tracking import MlflowResource
+
+
+def build_evaluation_gate(contract: DatasetContract) -> dg.AssetChecksDefinition:
+    """`evaluation_gate`: challenger against champion on the same holdout (blocking)."""
+
+    @dg.asset_check(
+        asset=mk.candidate_model_key(contract),
+        name=mk.EVALUATION_GATE,
+        blocking=True,
+        description=(
+            "Challenger and champion scored on the challenger's holdout: policy minimums, "
+            "maximum regression against the champion, per-slice regression; all failures listed."
+        ),
+    )
+    def evaluation_gate(
+        context: dg.AssetCheckExecutionContext,
+        mlflow: MlflowResource,
+        lake: DeltaLakeResource,
+        notifier: NotifierResource,
+    ) -> dg.AssetCheckResult:
+        candidate = latest_candidate(context.instance, contract)
+        store, client = mlflow.store(), mlflow.client()
+        name = candidate.registered_name
+        dataset = DatasetRef.from_tags(client.get_run(candidate.run_id).data.tags)
+        holdout = holdout_rows(dataset.read(lake.storage_options))
+        model = runs.load_booster(store, candidate.version_uri)
+        challenger = predict(model, holdout, model.feature_name())
+        champion_version = alias_version(client, name, CHAMPION)
+        champion, unscorable = None, None
+        if champion_version is not None:
+            old = runs.load_booster(store, runs.version_uri(name, champion_version))
+            try:
+                champion = predict(old, holdout, old.feature_name())
+            except KeyError as exc:
+                unscorable = GateFailure(
+                    CHAMPION_UNSCORABLE, "features", f"version {champion_version}", 0, 0, str(exc)
+                )
+        verdict = evaluate_gate(holdout, challenger, champion, contract)
+        if unscorable is not None:
+            verdict = with_failure(verdict, unscorable)
+        record = runs.record_gate(store, candidate, verdict, champion_version)
+        if not verdict.passed:
+            trigger, reason = trigger_and_reason(context.run.tags)
+            append_decision(
+                lake.uri(mk.DEPLOYMENT, mk.decisions_table(contract)),
+                from_gate_record(
+                    record,
+                    decided_at=datetime.now(UTC),
+                    dataset=contract.dataset,
+                    trigger=trigger,
+                    reason=reason,
+                    promoted=False,
+                    champion_before=champion_version,
+                    champion_after=champion_version,
+                    previous_after=alias_version(client, name, PREVIOUS),
+                    dagster_run_id=context.run.run_id,
+                    mlflow_run_id=candidate.run_id,
+                    model_version=candidate.version,
+                    dataset_version=dataset.version,
+                    window=(dataset.window_start, dataset.window_end),
+                ),
+                lake.storage_options,
+            )
+            notifier.gate_rejected(contract.dataset, candidate.version, verdict.messages)
+            history = read_decisions(
+                lake.uri(mk.DEPLOYMENT, mk.decisions_table(contract)), lake.storage_options
+            )
+            health = check_gate_rejection_rate(history, contract.policy)
+            if health.alert:
+                notifier.gate_rejection_rate_high(
+                    contract.dataset, health.rate, health.last_n, health.threshold
+                )
+        context.log.info(
+            f"{contract.dataset} gate {verdict.label} for version {candidate.version}"
+            + "".join(f"\n  - {m}" for m in verdict.messages)
+        )
+        # gate rejection rate and champion-metric trend, this cycle included, plotted per cycle
+        history = read_decisions(
+            lake.uri(mk.DEPLOYMENT, mk.decisions_table(contract)), lake.storage_options
+        )
+        if verdict.passed:
+            history = with_pending_cycle(
+                history,
+                decided_at=datetime.now(UTC),
+                gate_passed=True,
+                champion_roc_auc=(record.get("champion") or {}).get("roc_auc"),
+            )
+        return dg.AssetCheckResult(
+            passed=verdict.passed,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={
+                **gate_metadata(verdict, contract, candidate, champion_version, holdout.height),
+                **health_metadata(history, contract.policy),
+            },
+        )
+
+    return evaluation_gate
