@@ -6,9 +6,19 @@ from collections.abc import Sequence
 import dagster as dg
 
 from retrain_platform.contracts import DatasetContract, active_contracts
+from retrain_platform.defs import (
+    datasets,
+    deployment,
+    feature_store,
+    features,
+    ingest,
+    jobs,
+    models,
+    monitoring,
+    validate,
+)
 from retrain_platform.defs.alerting import build_run_failure_sensor
 from retrain_platform.defs.automation import automation_sensor
-from retrain_platform.defs.dataset import build_dataset_defs
 from retrain_platform.defs.executors import executor_from_env
 from retrain_platform.home import HomeLayout, layout
 from retrain_platform.resources import default_resources
@@ -17,6 +27,16 @@ from retrain_platform.resources import default_resources
 # platform relies on (per-partition blocking checks, single-run ingest backfills).
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+
+
+# Each layer's `build_defs(contract)`, in lineage order; a layer with nothing to build for a
+# contract (no feature views, say) returns empty definitions.
+LAYERS = (ingest, validate, features, feature_store, datasets, models, deployment, monitoring, jobs)
+
+
+def build_dataset_defs(contract: DatasetContract) -> dg.Definitions:
+    """Every asset, check, job, schedule and sensor of one dataset, layer by layer."""
+    return dg.Definitions.merge(*(layer.build_defs(contract) for layer in LAYERS))
 
 
 def build_definitions(

@@ -7,6 +7,7 @@ time T".
 from __future__ import annotations
 
 import argparse
+import json
 from typing import Any
 
 import polars as pl
@@ -15,11 +16,10 @@ from retrain_platform.cli.options import add_contract_option, contract_from, par
 from retrain_platform.contracts import DatasetContract
 from retrain_platform.home import HomeLayout, layout
 
-HISTORY_COLUMNS = (
+TABLE_COLUMNS = (
     "decided_at",
     "event",
     "trigger",
-    "reason",
     "model_version",
     "dataset_version",
     "window_end",
@@ -27,9 +27,7 @@ HISTORY_COLUMNS = (
     "candidate_roc_auc",
     "champion_roc_auc",
     "promoted",
-    "champion_before",
-    "champion_after",
-    "gate_failures",
+    "champion",
 )
 
 
@@ -41,16 +39,25 @@ def _decisions_uri(home: HomeLayout, contract: DatasetContract) -> str:
 
 
 def format_history(history: pl.DataFrame, *, limit: int) -> str:
-    """The history's main columns, newest last, failures joined into one cell."""
-    table = (
-        history.tail(limit)
-        .select(HISTORY_COLUMNS)
-        .with_columns(
-            pl.col("decided_at").dt.strftime("%Y-%m-%d %H:%M:%S"),
-            pl.col("candidate_roc_auc").round(4),
-            pl.col("champion_roc_auc").round(4),
-            pl.col("gate_failures").list.join("; "),
-        )
+    """The newest `limit` decisions: a table of the numbers, then every reason and failure in full.
+
+    Reasons and gate failures are sentences; a table cell would cut them, so each decision's
+    follow below the table, numbered like its row.
+    """
+    rows = history.tail(limit).with_row_index("#", offset=1)
+    champion = (
+        pl.col("champion_before").cast(pl.String).fill_null("-")
+        + " -> "
+        + pl.col("champion_after").cast(pl.String).fill_null("-")
+    )
+    table = rows.select(
+        "#",
+        pl.col("decided_at").dt.strftime("%Y-%m-%d %H:%M:%S"),
+        *TABLE_COLUMNS[1:7],
+        pl.col("candidate_roc_auc").round(4),
+        pl.col("champion_roc_auc").round(4),
+        "promoted",
+        champion.alias("champion"),
     )
     with pl.Config(
         tbl_rows=-1,
@@ -58,9 +65,18 @@ def format_history(history: pl.DataFrame, *, limit: int) -> str:
         tbl_width_chars=240,
         tbl_hide_dataframe_shape=True,
         tbl_hide_column_data_types=True,
-        fmt_str_lengths=80,
     ):
-        return str(table)
+        lines = [str(table), "", "why:"]
+    for row in rows.iter_rows(named=True):
+        lines.append(f"  [{row['#']}] {row['event']}: {row['reason'] or '(no reason recorded)'}")
+        lines.extend(f"      - {failure}" for failure in row["gate_failures"] or [])
+    return "\n".join(lines)
+
+
+def history_json_lines(history: pl.DataFrame, *, limit: int) -> str:
+    """The newest `limit` decisions, every column, one JSON object per line (times in ISO)."""
+    rows = history.tail(limit)
+    return "\n".join(json.dumps(row, default=str) for row in rows.iter_rows(named=True))
 
 
 def cmd_history(args: argparse.Namespace) -> int:
@@ -70,6 +86,9 @@ def cmd_history(args: argparse.Namespace) -> int:
     history = read_decisions(_decisions_uri(home, contract), home.lake_storage_options)
     if history.is_empty():
         print(f"{contract.dataset}: no decisions recorded yet")
+        return 0
+    if args.json:
+        print(history_json_lines(history, limit=args.limit))
         return 0
     print(format_history(history, limit=args.limit))
     if args.at is not None:
@@ -88,4 +107,7 @@ def add_history_command(subparsers: Any) -> None:
         help="also print the champion at this time (ISO; UTC if naive)",
     )
     history.add_argument("--limit", type=int, default=50, help="newest rows shown (default 50)")
+    history.add_argument(
+        "--json", action="store_true", help="print every column of each decision as JSON lines"
+    )
     history.set_defaults(func=cmd_history)

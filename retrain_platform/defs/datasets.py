@@ -143,3 +143,10 @@ def _feast_join(contract: DatasetContract, view: FeatureView, feast: FeastResour
         )
 
     return join
+
+
+def build_defs(contract: DatasetContract) -> dg.Definitions:
+    """`datasets/<dataset>_training` (nothing without feature views)."""
+    if not contract.feature_views:
+        return dg.Definitions()
+    return dg.Definitions(assets=[build_training_dataset_asset(contract)])

@@ -139,3 +139,15 @@ def build_online_store_asset(contract: DatasetContract, view: FeatureView) -> dg
         )
 
     return online_store
+
+
+def build_defs(contract: DatasetContract) -> dg.Definitions:
+    """The Feast registry and each view's online store (nothing without feature views)."""
+    if not contract.feature_views:
+        return dg.Definitions()
+    return dg.Definitions(
+        assets=[
+            build_feast_registry_asset(contract),
+            *(build_online_store_asset(contract, view) for view in contract.feature_views),
+        ]
+    )

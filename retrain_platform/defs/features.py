@@ -92,3 +92,10 @@ def build_features_asset(contract: DatasetContract, view: FeatureView) -> dg.Ass
         )
 
     return features_asset
+
+
+def build_defs(contract: DatasetContract) -> dg.Definitions:
+    """One `features/<dataset>_<view>` table per feature view."""
+    return dg.Definitions(
+        assets=[build_features_asset(contract, view) for view in contract.feature_views]
+    )

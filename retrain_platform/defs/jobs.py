@@ -1,8 +1,9 @@
-"""Jobs a person launches from the UI or the CLI: ingest (multi-partition) and validate."""
+"""Jobs a person launches from the UI or the CLI per data layer, and the freshness schedule."""
 
 import dagster as dg
 
 from retrain_platform.contracts import DatasetContract
+from retrain_platform.core.validate.table_checks import NEWEST_PARTITION_IS_FRESH
 from retrain_platform.defs import keys
 
 
@@ -30,9 +31,8 @@ def training_dataset_job_name(contract: DatasetContract) -> str:
     return f"{contract.dataset}_training_dataset_job"
 
 
-def build_jobs(
-    contract: DatasetContract, freshness_check: dg.AssetChecksDefinition
-) -> list[object]:
+def build_jobs(contract: DatasetContract) -> list[object]:
+    freshness_check = dg.AssetCheckKey(keys.validated_key(contract), NEWEST_PARTITION_IS_FRESH)
     jobs = [
         dg.define_asset_job(
             ingest_job_name(contract),
@@ -83,3 +83,8 @@ def build_freshness_schedule(contract: DatasetContract) -> dg.ScheduleDefinition
         cron_schedule="0 * * * *",
         default_status=dg.DefaultScheduleStatus.RUNNING,
     )
+
+
+def build_defs(contract: DatasetContract) -> dg.Definitions:
+    """The jobs a person launches per layer, and the hourly freshness schedule."""
+    return dg.Definitions(jobs=build_jobs(contract), schedules=[build_freshness_schedule(contract)])

@@ -163,3 +163,10 @@ def build_freshness_check(contract: DatasetContract) -> dg.AssetChecksDefinition
         )
 
     return freshness
+
+
+def build_defs(contract: DatasetContract) -> dg.Definitions:
+    """`validated/<dataset>` with its quarantine and checks, and the freshness check."""
+    return dg.Definitions(
+        assets=[build_validated_assets(contract)], asset_checks=[build_freshness_check(contract)]
+    )

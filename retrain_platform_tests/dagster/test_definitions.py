@@ -183,7 +183,7 @@ def test_two_contracts_in_one_location(contract, weather_contract, home):
         "retrain_platform.defs.ingest.landing_sensor",
         "retrain_platform.defs.jobs",
         "retrain_platform.defs.validate",
-        "retrain_platform.defs.dataset",
+        "retrain_platform.definitions",
         "retrain_platform.demo.backfill",
     ],
 )

@@ -33,7 +33,11 @@ def test_dg_checks_and_lists_the_code_location(tmp_path: Path) -> None:
     assert listed.returncode == 0, listed.stderr[-3000:]
     sections = json.loads(listed.stdout)
     assets = {asset["asset_key"] for asset in sections["assets"]}
-    assert {"raw/transactions", "models/transactions_candidate", "deployment/transactions"} <= assets
+    assert {
+        "raw/transactions",
+        "models/transactions_candidate",
+        "deployment/transactions",
+    } <= assets
     assert any(job["name"] == "transactions_retrain_job" for job in sections["jobs"])
 
 

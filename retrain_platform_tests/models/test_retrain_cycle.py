@@ -25,10 +25,11 @@ from retrain_platform.core.lake import overwrite_partitions, table_uri
 from retrain_platform.core.models import candidate_runs as runs
 from retrain_platform.core.models.mlflow_store import MlflowStore
 from retrain_platform.core.models.reproduce import reproduce_version
+from retrain_platform.defs import deployment, models
 from retrain_platform.defs import model_keys as mk
 from retrain_platform.defs.datasets import build_training_dataset_asset
 from retrain_platform.defs.deployment.rollback import rollback_job_name
-from retrain_platform.defs.models import RetrainOutcome, build_model_defs, run_retrain_cycle
+from retrain_platform.defs.models import RetrainOutcome, run_retrain_cycle
 from retrain_platform.home import HomeLayout
 from retrain_platform.resources import default_resources
 from retrain_platform.resources.tracking import MlflowResource, profile_mlflow_store
@@ -60,7 +61,8 @@ def _run_config(contract: DatasetContract) -> dict:
 def _defs(contract: DatasetContract, home: HomeLayout, store: MlflowStore) -> dg.Definitions:
     return dg.Definitions.merge(
         dg.Definitions(assets=[build_training_dataset_asset(contract)]),
-        build_model_defs(contract),
+        models.build_defs(contract),
+        deployment.build_defs(contract),
         dg.Definitions(
             resources={
                 **default_resources(home),

@@ -18,10 +18,10 @@ from retrain_platform.core.ingest.landing import LandingFile
 from retrain_platform.core.ingest.rows import conform_file
 from retrain_platform.core.lake import overwrite_partitions, table_uri
 from retrain_platform.core.synthetic import DriftSpec, generate_day
+from retrain_platform.defs import deployment, models, monitoring
 from retrain_platform.defs import model_keys as mk
 from retrain_platform.defs.datasets import build_training_dataset_asset
-from retrain_platform.defs.models import build_model_defs, retrain_job_name, run_retrain_cycle
-from retrain_platform.defs.monitoring import build_monitoring_defs
+from retrain_platform.defs.models import retrain_job_name, run_retrain_cycle
 from retrain_platform.defs.monitoring import metadata as mon
 from retrain_platform.defs.monitoring.retrain_sensor import retrain_sensor_name
 from retrain_platform.resources import default_resources
@@ -87,8 +87,9 @@ def scenario(tmp_path_factory, contract):
         }
         defs = dg.Definitions.merge(
             dg.Definitions(assets=[build_training_dataset_asset(contract)]),
-            build_model_defs(contract),
-            build_monitoring_defs(contract),
+            models.build_defs(contract),
+            deployment.build_defs(contract),
+            monitoring.build_defs(contract),
             dg.Definitions(resources=resources),
         )
         with dg.instance_for_test(temp_dir=str(home.dagster_home)) as instance:

@@ -24,8 +24,8 @@ from retrain_platform.resources.tracking import (
     TRACKING_URI_ENV_VAR,
     MlflowResource,
     default_mlflow_resource,
-    profile_mlflow_store,
     postgres_tracking_uri,
+    profile_mlflow_store,
     with_password,
 )
 from retrain_platform_tests.production import initialize_mlflow

@@ -8,7 +8,7 @@ from retrain_platform.defs.monitoring.performance import build_live_performance_
 from retrain_platform.defs.monitoring.retrain_sensor import build_retrain_sensor
 
 
-def build_monitoring_defs(contract: DatasetContract) -> dg.Definitions:
+def build_defs(contract: DatasetContract) -> dg.Definitions:
     """The two monitoring assets and `<dataset>_retrain_sensor` (nothing without feature views,
     since there is then no model to monitor)."""
     if not contract.feature_views:

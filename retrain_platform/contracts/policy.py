@@ -1,0 +1,131 @@
+"""Parse a contract's table-level sections: partition `expectations` and the retraining `policy`.
+
+Both sections are optional; a missing one means the defaults of `Expectations` and `Policy`.
+Column names they mention are checked against the contract's columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from retrain_platform.contracts.model import (
+    DRIFT_HTML_MODES,
+    GATE_METHODS,
+    Expectations,
+    Policy,
+)
+from retrain_platform.contracts.parsing import Reader, as_number, parse_duration
+
+
+def parse_expectations(r: Reader, column_names: set[str]) -> Expectations:
+    """The `expectations` section (defaults when absent)."""
+    e = r.child("expectations")
+    if e is None:
+        return Expectations()
+    min_rows = e.get("min_rows_per_partition", 1)
+    if not isinstance(min_rows, int) or min_rows < 0:
+        e.fail(f"{min_rows!r} is not a non-negative integer", e.sub("min_rows_per_partition"))
+    label_rate = _label_rate(e)
+    share = as_number(e, "max_null_share", e.get("max_null_share", 1.0))
+    by_column = e.get("max_null_share_by_column", {})
+    if not isinstance(by_column, dict):
+        e.fail("expected a mapping column -> share", e.sub("max_null_share_by_column"))
+    for name, value in by_column.items():
+        if name not in column_names:
+            e.fail(f"unknown column {name!r}", f"{e.sub('max_null_share_by_column')}.{name}")
+        as_number(e, f"max_null_share_by_column.{name}", value)
+    staleness = e.get("max_staleness")
+    e.finish()
+    return Expectations(
+        min_rows_per_partition=min_rows,
+        label_rate=label_rate,
+        max_null_share=float(share if share is not None else 1.0),
+        max_null_share_by_column=tuple(sorted((k, float(v)) for k, v in by_column.items())),
+        max_staleness=(
+            parse_duration(staleness, path=r.path, key=e.sub("max_staleness"))
+            if staleness
+            else None
+        ),
+    )
+
+
+def _label_rate(e: Reader) -> tuple[float, float] | None:
+    band = e.get("label_rate")
+    if band is None:
+        return None
+    if not isinstance(band, list) or len(band) != 2:
+        e.fail("expected [low, high]", e.sub("label_rate"))
+    low, high = as_number(e, "label_rate", band[0]), as_number(e, "label_rate", band[1])
+    if low is None or high is None or not 0 <= low <= high <= 1:
+        e.fail(f"{band!r} is not a band within [0, 1]", e.sub("label_rate"))
+    return (low, high)
+
+
+_POLICY_FIELDS: dict[str, Callable[[Any], Any]] = {
+    "decision_threshold": float,
+    "min_roc_auc": float,
+    "min_recall_at_threshold": float,
+    "max_relative_regression": float,
+    "slice_columns": tuple,
+    "drift_psi_threshold": float,
+    "drift_ks_threshold": float,
+    "drift_row_cap": int,
+    "drift_html": str,
+    "max_model_age_days": int,
+    "gate_method": str,
+    "bootstrap_resamples": int,
+    "bootstrap_confidence": float,
+    "max_slice_regression": float,
+    "min_slice_rows": int,
+    "max_gate_rejection_rate": float,
+    "retrain_on_new_labelled_rows": int,
+}
+
+
+def parse_policy(r: Reader, column_names: set[str]) -> Policy:
+    """The `policy` section (defaults when absent)."""
+    p = r.child("policy")
+    if p is None:
+        return Policy()
+    values = _converted_fields(p)
+    _check_policy_values(p, values, column_names)
+    max_age = p.get("max_feature_age")
+    if max_age is not None:
+        values["max_feature_age"] = parse_duration(
+            max_age, path=r.path, key=p.sub("max_feature_age")
+        )
+    p.finish()
+    return Policy(**values)
+
+
+def _converted_fields(p: Reader) -> dict[str, Any]:
+    """The plain policy keys that are set, each converted to its field's type."""
+    values: dict[str, Any] = {}
+    for name, convert in _POLICY_FIELDS.items():
+        raw = p.get(name)
+        if raw is None:
+            continue
+        try:
+            values[name] = convert(raw)
+        except (TypeError, ValueError):
+            p.fail(f"{raw!r} is not a valid {convert.__name__}", p.sub(name))
+    return values
+
+
+def _check_policy_values(p: Reader, values: dict[str, Any], column_names: set[str]) -> None:
+    for name in values.get("slice_columns", ()):
+        if name not in column_names:
+            p.fail(f"unknown column {name!r}", p.sub("slice_columns"))
+    method = values.get("gate_method", Policy.gate_method)
+    if method not in GATE_METHODS:
+        p.fail(f"{method!r} is not one of {', '.join(GATE_METHODS)}", p.sub("gate_method"))
+    if not 0 < values.get("bootstrap_confidence", Policy.bootstrap_confidence) < 1:
+        p.fail("must be between 0 and 1 (exclusive)", p.sub("bootstrap_confidence"))
+    if values.get("bootstrap_resamples", Policy.bootstrap_resamples) < 100:
+        p.fail("needs at least 100 resamples", p.sub("bootstrap_resamples"))
+    if values.get("drift_html", Policy.drift_html) not in DRIFT_HTML_MODES:
+        choices = ", ".join(DRIFT_HTML_MODES)
+        p.fail(f"{values['drift_html']!r} is not one of {choices}", p.sub("drift_html"))
+    if values.get("retrain_on_new_labelled_rows", 1) < 1:
+        p.fail("must be a positive number of rows", p.sub("retrain_on_new_labelled_rows"))
