@@ -12,6 +12,45 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 
+from retrain_platform.contracts.feature_view_model import (
+    AGGREGATE_FUNCTIONS,
+    ENCODINGS,
+    LABEL_FUNCTIONS,
+    Aggregate,
+    Combination,
+    Encoding,
+    FeatureView,
+    LabelAggregate,
+    Lag,
+    Window,
+)
+
+__all__ = [
+    "AGGREGATE_FUNCTIONS",
+    "Aggregate",
+    "Column",
+    "Combination",
+    "DRIFT_HTML_MODES",
+    "DTYPES",
+    "DatasetContract",
+    "ENCODINGS",
+    "Encoding",
+    "Expectations",
+    "FeatureView",
+    "GATE_METHODS",
+    "GRAINS",
+    "LABEL_FUNCTIONS",
+    "Label",
+    "LabelAggregate",
+    "Lag",
+    "NUMERIC_DTYPES",
+    "Partitioning",
+    "Policy",
+    "RowIndexTimestamp",
+    "Window",
+]
+
+
 DTYPES = (
     "bool",
     "int8",
@@ -24,8 +63,12 @@ DTYPES = (
     "date",
     "datetime",
 )
+
+
 NUMERIC_DTYPES = ("int8", "int16", "int32", "int64", "float32", "float64")
 GRAINS = ("hourly", "daily", "weekly", "monthly")
+
+
 # How the evaluation gate compares a challenger with the champion: point estimates against the
 # allowed regression, or a paired bootstrap interval that must clear it.
 GATE_METHODS = ("threshold", "bootstrap")
@@ -114,138 +157,6 @@ class Policy:
     # Retrain once this many labelled rows arrived after the champion's training window (off
     # when None): the lowest-priority trigger, after drift, performance and age.
     retrain_on_new_labelled_rows: int | None = None
-
-
-AGGREGATE_FUNCTIONS = ("count", "sum", "mean", "std", "min", "max", "last")
-LABEL_FUNCTIONS = ("count", "rate")
-ENCODINGS = ("one_hot", "ordinal")
-
-
-@dataclass(frozen=True)
-class Window:
-    """A look-back window: a duration of event time, or a number of earlier events."""
-
-    text: str
-    duration: timedelta | None = None
-    events: int | None = None
-
-    @property
-    def suffix(self) -> str:
-        return self.text if self.duration is not None else f"{self.events}ev"
-
-
-@dataclass(frozen=True)
-class Aggregate:
-    """Aggregates of one column over an entity's earlier events, one output column per pair."""
-
-    column: str
-    functions: tuple[str, ...]
-    windows: tuple[Window, ...]
-
-    def output_names(self) -> list[str]:
-        return [f"{self.column}_{f}_{w.suffix}" for w in self.windows for f in self.functions]
-
-
-@dataclass(frozen=True)
-class LabelAggregate:
-    """Count or positive rate of the entity's earlier labels that were already known."""
-
-    functions: tuple[str, ...]
-    windows: tuple[Window, ...]
-
-
-@dataclass(frozen=True)
-class Lag:
-    """Values of a column at the entity's k-th previous event."""
-
-    column: str
-    lags: tuple[int, ...]
-
-    def output_names(self) -> list[str]:
-        return [f"{self.column}_lag_{k}" for k in self.lags]
-
-
-@dataclass(frozen=True)
-class Combination:
-    """A ratio or difference of two columns (contract or derived)."""
-
-    name: str
-    kind: str
-    left: str
-    right: str
-
-
-@dataclass(frozen=True)
-class Encoding:
-    """A categorical column encoded as one-hot indicators or its position among the categories."""
-
-    column: str
-    kind: str
-    categories: tuple[str | int | bool, ...]
-
-    def output_names(self) -> list[str]:
-        if self.kind == "ordinal":
-            return [f"{self.column}_code"]
-        return [f"{self.column}__{c}" for c in self.categories]
-
-
-@dataclass(frozen=True)
-class FeatureView:
-    """A set of per-entity, point-in-time features computed from validated rows.
-
-    Every output row describes one event as known at its own time: the event's contract
-    features plus aggregates over the entity's earlier events (`closure` "before": strictly
-    before it; "including": up to and including it) and over labels already known then.
-    """
-
-    name: str
-    entity_keys: tuple[str, ...]
-    closure: str
-    lookback: timedelta
-    ttl: timedelta
-    passthrough: tuple[str, ...]
-    aggregates: tuple[Aggregate, ...] = ()
-    label_aggregates: tuple[LabelAggregate, ...] = ()
-    lags: tuple[Lag, ...] = ()
-    combinations: tuple[Combination, ...] = ()
-    encodings: tuple[Encoding, ...] = ()
-    time_since_previous: bool = False
-
-    @property
-    def time_since_previous_name(self) -> str:
-        return "seconds_since_previous"
-
-    def label_output_names(self, label: str) -> list[str]:
-        return [
-            f"{label}_{f}_{w.suffix}"
-            for a in self.label_aggregates
-            for w in a.windows
-            for f in a.functions
-        ]
-
-    def derived_names(self, label: str) -> list[str]:
-        """Names of the columns the view adds to the contract features, in output order."""
-        names: list[str] = []
-        for aggregate in self.aggregates:
-            names += aggregate.output_names()
-        names += self.label_output_names(label)
-        for lag in self.lags:
-            names += lag.output_names()
-        if self.time_since_previous:
-            names.append(self.time_since_previous_name)
-        for encoding in self.encodings:
-            names += encoding.output_names()
-        names += [c.name for c in self.combinations]
-        return names
-
-    def feature_names(self, label: str) -> list[str]:
-        """Model inputs served by this view: passthrough contract features, then derived ones."""
-        return [*self.passthrough, *self.derived_names(label)]
-
-    @property
-    def history_span(self) -> timedelta:
-        """How far before a partition its windows may read (including the label delay)."""
-        return self.lookback
 
 
 @dataclass(frozen=True)

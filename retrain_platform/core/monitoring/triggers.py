@@ -37,109 +37,50 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from retrain_platform.contracts.model import Policy
+from retrain_platform.core.monitoring.trigger_inputs import (
+    AGE,
+    COOLDOWN,
+    DEFAULT_COOLDOWN,
+    DEFAULT_WORSENING_FACTOR,
+    DRIFT,
+    HANDLED,
+    HEALTHY,
+    IN_FLIGHT,
+    NEW_DATA,
+    NO_CHAMPION,
+    PERFORMANCE,
+    RETRAIN,
+    TRIGGERS,
+    Decision,
+    DriftObservation,
+    PastRetrain,
+    PerformanceObservation,
+    TriggerPolicy,
+    TriggerState,
+)
 
-DRIFT, PERFORMANCE, AGE, NEW_DATA = "drift", "performance", "age", "new_data"
-TRIGGERS = (DRIFT, PERFORMANCE, AGE, NEW_DATA)
-
-# Outcome codes (`Decision.code`).
-RETRAIN = "retrain"
-NO_CHAMPION = "no_champion"
-IN_FLIGHT = "in_flight"
-COOLDOWN = "cooldown"
-HANDLED = "handled"
-HEALTHY = "healthy"
-
-# The policy has no cooldown or re-trigger factor yet: these are the platform's defaults.
-DEFAULT_COOLDOWN = timedelta(hours=6)
-DEFAULT_WORSENING_FACTOR = 1.5
-
-
-@dataclass(frozen=True)
-class DriftObservation:
-    """The drift report of one partition against the current champion's reference."""
-
-    partition: str
-    max_psi: float
-    max_psi_feature: str | None
-    prediction_ks: float | None
-
-
-@dataclass(frozen=True)
-class PerformanceObservation:
-    """The current champion's ROC-AUC on one partition whose labels are known."""
-
-    partition: str
-    roc_auc: float
-    rows: int
-
-
-@dataclass(frozen=True)
-class PastRetrain:
-    """A retrain the triggers requested earlier (read back from its run's tags)."""
-
-    trigger: str
-    episode: str
-    max_psi: float | None
-    requested_at: datetime
-
-
-@dataclass(frozen=True)
-class TriggerState:
-    """Everything `decide` looks at, gathered by the sensor."""
-
-    champion_version: int | None
-    champion_window_end: datetime | None
-    drift: tuple[DriftObservation, ...] = ()
-    performance: tuple[PerformanceObservation, ...] = ()
-    in_flight: tuple[str, ...] = ()
-    past: tuple[PastRetrain, ...] = ()
-    new_labelled_rows: int = 0
-
-
-@dataclass(frozen=True)
-class TriggerPolicy:
-    """Thresholds from the contract's policy, plus the cooldown and the re-trigger factor."""
-
-    psi_threshold: float
-    ks_threshold: float
-    min_roc_auc: float
-    max_model_age: timedelta
-    cooldown: timedelta = DEFAULT_COOLDOWN
-    worsening_factor: float = DEFAULT_WORSENING_FACTOR
-    new_labelled_rows: int | None = None
-
-    @classmethod
-    def from_policy(
-        cls,
-        policy: Policy,
-        *,
-        cooldown: timedelta = DEFAULT_COOLDOWN,
-        worsening_factor: float = DEFAULT_WORSENING_FACTOR,
-    ) -> TriggerPolicy:
-        return cls(
-            psi_threshold=policy.drift_psi_threshold,
-            ks_threshold=policy.drift_ks_threshold,
-            min_roc_auc=policy.min_roc_auc,
-            max_model_age=timedelta(days=policy.max_model_age_days),
-            cooldown=cooldown,
-            worsening_factor=worsening_factor,
-            new_labelled_rows=policy.retrain_on_new_labelled_rows,
-        )
-
-
-@dataclass(frozen=True)
-class Decision:
-    """Retrain or not, which trigger, the human reason, and the run key that de-duplicates."""
-
-    retrain: bool
-    trigger: str | None
-    reason: str
-    run_key: str | None
-    code: str
-    state_key: str
-    episode: str | None = None
-    max_psi: float | None = None
+__all__ = [
+    "AGE",
+    "COOLDOWN",
+    "DEFAULT_COOLDOWN",
+    "DEFAULT_WORSENING_FACTOR",
+    "DRIFT",
+    "Decision",
+    "DriftObservation",
+    "HANDLED",
+    "HEALTHY",
+    "IN_FLIGHT",
+    "NEW_DATA",
+    "NO_CHAMPION",
+    "PERFORMANCE",
+    "PastRetrain",
+    "PerformanceObservation",
+    "RETRAIN",
+    "TRIGGERS",
+    "TriggerPolicy",
+    "TriggerState",
+    "decide",
+]
 
 
 @dataclass(frozen=True)
