@@ -15,8 +15,11 @@ from retrain_platform.home import layout
 
 def _generated() -> list[FeastObjects]:
     lake = layout().lake_uri
-    return [objects for contract in active_contracts()
-            for objects in contract_feast_objects(contract, lake)]
+    return [
+        objects
+        for contract in active_contracts()
+        for objects in contract_feast_objects(contract, lake)
+    ]
 
 
 def _bind(generated: list[FeastObjects]) -> None:

@@ -23,7 +23,7 @@ from retrain_platform.core.models.mlflow_store import MlflowStore
 from retrain_platform.home import PRODUCTION_PROFILE, HomeLayout, instance_config_template
 from retrain_platform.resources.feast import PROJECT_ENV_VAR, REDIS_ENV_VAR
 from retrain_platform.resources.tracking import ARTIFACT_ROOT_ENV_VAR, initialize_tracking_store
-from retrain_platform_tests.production import PgDatabase, PgServer, RedisServer
+from retrain_platform_tests.fixtures.production import PgDatabase, PgServer, RedisServer
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,8 @@
 """Concurrent writers of one Delta table, and a writer killed mid-commit.
 
 Every child is a `spawn`ed process (deltalake panics in fork()ed ones): Dagster runs executing
-`run_ingest_partition` below, or plain Delta writers from `retrain_platform_tests.production`.
+`run_ingest_partition` below, or plain Delta writers from
+`retrain_platform_tests.fixtures.production`.
 The tests wait on observable state with deadlines, never on fixed sleeps.
 """
 
@@ -30,7 +31,7 @@ from retrain_platform.defs import keys
 from retrain_platform.defs.ingest.raw import build_raw_asset
 from retrain_platform.home import layout
 from retrain_platform.resources import default_resources
-from retrain_platform_tests.production import big_write, hammer_partition, writer_frame
+from retrain_platform_tests.fixtures.production import big_write, hammer_partition, writer_frame
 
 SPAWN = multiprocessing.get_context("spawn")
 DEADLINE_S = 150.0

@@ -28,7 +28,7 @@ from retrain_platform.resources.tracking import (
     profile_mlflow_store,
     with_password,
 )
-from retrain_platform_tests.production import initialize_mlflow
+from retrain_platform_tests.fixtures.production import initialize_mlflow
 
 SPAWN = multiprocessing.get_context("spawn")
 SECRET = "p@ss:word/not-a-real-secret"

@@ -39,7 +39,7 @@ from retrain_platform.home import (
     parse_storage_options,
 )
 from retrain_platform.resources import DeltaLakeResource
-from retrain_platform_tests.production import START_HINT, PgServer
+from retrain_platform_tests.fixtures.production import START_HINT, PgServer
 
 START = date(2026, 1, 5)
 DAYS = 3

@@ -40,7 +40,7 @@ from retrain_platform.resources.tracking import (
     PG_SCHEME,
     postgres_tracking_uri,
 )
-from retrain_platform_tests.models.helpers import with_policy
+from retrain_platform_tests.fixtures.models import with_policy
 
 START = date(2026, 3, 2)
 DAYS = 6

@@ -32,14 +32,14 @@ from retrain_platform.resources.feast import (
     FeastResource,
 )
 from retrain_platform.serving.features import DIRECT, FEAST, RedisDirectLookup, build_lookup
-from retrain_platform_tests.feature_store import (
+from retrain_platform_tests.fixtures.online_store import (
     feature_rows,
     features_only,
     partition_keys,
     served,
     write_features,
 )
-from retrain_platform_tests.production import REDIS_START_HINT, RedisServer
+from retrain_platform_tests.fixtures.production import REDIS_START_HINT, RedisServer
 
 
 @pytest.fixture(scope="module")

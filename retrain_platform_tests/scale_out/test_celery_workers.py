@@ -40,7 +40,12 @@ from retrain_platform.defs.executors import (
 )
 from retrain_platform.defs.jobs import ingest_job_name, validate_job_name
 from retrain_platform.home import HomeLayout
-from retrain_platform_tests.scale_out import BROKER, PG, fresh_celery_queue, fresh_pg_database
+from retrain_platform_tests.fixtures.scale_out import (
+    BROKER,
+    PG,
+    fresh_celery_queue,
+    fresh_pg_database,
+)
 
 pytestmark = pytest.mark.slow
 

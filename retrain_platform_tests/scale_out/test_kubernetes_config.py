@@ -30,7 +30,7 @@ from retrain_platform.defs.executors import (
     executor_from_env,
 )
 from retrain_platform.defs.jobs import ingest_job_name, validate_job_name
-from retrain_platform_tests.scale_out import fresh_pg_database
+from retrain_platform_tests.fixtures.scale_out import fresh_pg_database
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "kubernetes"
 INSTANCE_YAML = DEPLOY / "dagster.yaml"

@@ -34,7 +34,7 @@ from retrain_platform.home import HomeLayout
 from retrain_platform.resources.feast import FeastResource
 from retrain_platform.resources.tracking import profile_mlflow_store, registered_model_name
 from retrain_platform.serving.app import ServingSettings, create_app
-from retrain_platform_tests.feature_store import feature_rows, write_features
+from retrain_platform_tests.fixtures.online_store import feature_rows, write_features
 
 AGE_OF_NEWEST = timedelta(minutes=10)
 

@@ -16,7 +16,7 @@ from retrain_platform.core.features.transforms import build_features
 from retrain_platform.core.ingest.landing import LandingFile
 from retrain_platform.core.ingest.rows import conform_file
 from retrain_platform.core.synthetic import generate_day
-from retrain_platform_tests.models.helpers import AS_OF, DAYS, ROWS_PER_DAY, START, WINDOW
+from retrain_platform_tests.fixtures.models import AS_OF, DAYS, ROWS_PER_DAY, START, WINDOW
 
 
 @pytest.fixture(scope="package")

@@ -40,7 +40,7 @@ from retrain_platform.defs.feature_store import (
 from retrain_platform.defs.partitions import partitions_for
 from retrain_platform.resources import DeltaLakeResource
 from retrain_platform.resources.feast import FeastResource
-from retrain_platform_tests.feature_store import (
+from retrain_platform_tests.fixtures.online_store import (
     feature_rows,
     features_only,
     partition_keys,

@@ -18,7 +18,7 @@ from retrain_platform.core.models.gate import (
     evaluate_gate,
     with_failure,
 )
-from retrain_platform_tests.models.helpers import with_policy
+from retrain_platform_tests.fixtures.models import with_policy
 
 
 def _holdout(

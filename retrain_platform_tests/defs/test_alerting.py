@@ -10,7 +10,7 @@ from retrain_platform.defs.alerting import (
     build_run_failure_sensor,
 )
 from retrain_platform.resources.notifier import NotifierResource
-from retrain_platform_tests.alerts.receivers import webhook_receiver
+from retrain_platform_tests.fixtures.receivers import webhook_receiver
 
 
 @dg.op

@@ -29,7 +29,11 @@ from retrain_platform.core.features.layer import write_parquet_mirror
 from retrain_platform.core.features.transforms import feature_columns, feature_table_name
 from retrain_platform.core.lake import overwrite_partitions
 from retrain_platform.resources.feast import DEFAULT_REPO_PATH, FeastResource
-from retrain_platform_tests.feature_store import feature_rows, partition_keys, write_features
+from retrain_platform_tests.fixtures.online_store import (
+    feature_rows,
+    partition_keys,
+    write_features,
+)
 
 FEAST = Path(sys.executable).with_name("feast")
 # Raised inside dask by Feast's point-in-time join; not ours to fix.

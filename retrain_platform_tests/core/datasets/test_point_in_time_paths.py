@@ -6,7 +6,7 @@ from polars.testing import assert_frame_equal
 from retrain_platform.core.datasets.point_in_time import asof_join, feast_join, label_columns
 from retrain_platform.core.features.transforms import feature_columns
 from retrain_platform.resources.feast import FeastResource
-from retrain_platform_tests.feature_store import feature_rows, write_features
+from retrain_platform_tests.fixtures.online_store import feature_rows, write_features
 
 
 def _labels(features: pl.DataFrame, contract, view) -> pl.DataFrame:

@@ -33,8 +33,8 @@ from retrain_platform.defs.models import RetrainOutcome, run_retrain_cycle
 from retrain_platform.home import HomeLayout
 from retrain_platform.resources import default_resources
 from retrain_platform.resources.tracking import MlflowResource, profile_mlflow_store
+from retrain_platform_tests.fixtures.models import AS_OF, WINDOW, with_policy
 from retrain_platform_tests.homes import isolate_home
-from retrain_platform_tests.models.helpers import AS_OF, WINDOW, with_policy
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 

@@ -26,8 +26,8 @@ from retrain_platform.defs.monitoring import metadata as mon
 from retrain_platform.defs.monitoring.retrain_sensor import retrain_sensor_name
 from retrain_platform.resources import default_resources
 from retrain_platform.resources.tracking import MlflowResource, profile_mlflow_store
+from retrain_platform_tests.fixtures.models import AS_OF, DAYS, ROWS_PER_DAY, START, WINDOW
 from retrain_platform_tests.homes import isolate_home
-from retrain_platform_tests.models.helpers import AS_OF, DAYS, ROWS_PER_DAY, START, WINDOW
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 STATIONARY = (START + timedelta(days=DAYS - 1)).isoformat()

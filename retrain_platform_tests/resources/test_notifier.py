@@ -11,7 +11,7 @@ import pytest
 
 from retrain_platform.resources import notifier as alerts
 from retrain_platform.resources.notifier import Delivery, NotifierResource, notifier_from_env
-from retrain_platform_tests.alerts.receivers import smtp_receiver, webhook_receiver
+from retrain_platform_tests.fixtures.receivers import smtp_receiver, webhook_receiver
 
 EVENTS: dict[str, Callable[[NotifierResource], Delivery]] = {
     alerts.RETRAIN_TRIGGERED: lambda n: n.retrain_triggered("weather", "drift on feat_4"),

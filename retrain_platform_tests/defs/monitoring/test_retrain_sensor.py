@@ -32,7 +32,7 @@ from retrain_platform.defs.monitoring import metadata as mon
 from retrain_platform.defs.monitoring.retrain_sensor import build_retrain_sensor
 from retrain_platform.resources import ClockResource, DeltaLakeResource
 from retrain_platform.resources.tracking import MlflowResource
-from retrain_platform_tests.models.helpers import with_policy
+from retrain_platform_tests.fixtures.models import with_policy
 
 DAY0 = date(2026, 3, 1)
 DRIFT_DAY = DAY0 + timedelta(days=6)
