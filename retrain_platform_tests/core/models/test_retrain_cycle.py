@@ -6,6 +6,9 @@ champion), a second cycle, a third cycle under a policy its challenger cannot me
 rollback job; the tests then check what each step left behind.
 """
 
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -289,3 +292,28 @@ def test_cli_prints_history_and_reproduces(scenario, capsys):
     args = parser.parse_args(["reproduce", "1"])
     assert args.func(args) == 0
     assert "identical" in capsys.readouterr().out
+
+
+def test_rollback_command_moves_the_champion_back_as_a_process(scenario):
+    """`retrain-platform rollback` run as a user runs it: champion back to previous, recorded."""
+    client = scenario.store.client()
+    client.set_registered_model_alias(scenario.name, CHAMPION, "2")
+    client.set_registered_model_alias(scenario.name, PREVIOUS, "1")
+    env = {
+        **os.environ,
+        "RETRAIN_HOME": str(scenario.home.home),
+        "DAGSTER_HOME": str(scenario.home.dagster_home),
+    }
+    script = Path(sys.executable).with_name("retrain-platform")
+    done = subprocess.run(
+        [str(script), "rollback", "--reason", "cli drill"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "rolled back from version 2 to 1" in done.stdout
+    assert alias_version(client, scenario.name, CHAMPION) == 1
+    last = read_decisions(scenario.decisions_uri).row(-1, named=True)
+    assert (last["event"], last["reason"], last["champion_after"]) == ("rollback", "cli drill", 1)
