@@ -25,6 +25,7 @@ from fastapi import FastAPI, Request
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi_offline import FastAPIOffline
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     generate_latest,
@@ -102,7 +103,8 @@ def create_app(settings: ServingSettings) -> FastAPI:
             state.watcher.stop()
             state.log.close()
 
-    app = FastAPI(
+    # Swagger UI and ReDoc from files shipped in the package: `/docs` renders with no network.
+    app = FastAPIOffline(
         title=f"{settings.contract.dataset} prediction service",
         lifespan=lifespan,
         description=f"Scores `{settings.model_name}@{CHAMPION}` on `{view.name}`.",

@@ -3,6 +3,7 @@ health, metrics and the OpenAPI document."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import httpx
@@ -181,3 +182,14 @@ def test_fresh_features_within_the_contract_ttl_are_not_stale(world, base_url):
     assert prediction["stale"] is False
     age = prediction["feature_age_seconds"]
     assert age is not None and 0 < age < world.view.ttl.total_seconds()
+
+
+def test_docs_render_from_local_assets_only(base_url):
+    """`/docs` works offline: every script and stylesheet it names is served by the service."""
+    with httpx.Client(base_url=base_url) as client:
+        page = client.get("/docs").text
+        assets = re.findall(r"""(?:src|href)=["']([^"']+\.(?:js|css))["']""", page)
+        assert assets, page[:2000]
+        assert not [a for a in assets if a.startswith(("http://", "https://", "//"))], assets
+        served = {asset: client.get(asset).status_code for asset in assets}
+    assert set(served.values()) == {200}, served
