@@ -54,16 +54,6 @@ __all__ = [
 ]
 
 
-__all__ = [
-    "FLAG",
-    "ONLINE",
-    "REJECT",
-    "REQUEST",
-    "ServingSettings",
-    "create_app",
-]
-
-
 def create_app(settings: ServingSettings) -> FastAPI:
     """The FastAPI application serving `settings.contract` (see the module doc)."""
     view = settings.view

@@ -77,21 +77,6 @@ __all__ = [
 ]
 
 
-__all__ = [
-    "OnlineTable",
-    "OnlineWriteStats",
-    "SUPPORTED_VALUE_TYPES",
-    "create_table",
-    "encode_values",
-    "newest_rows",
-    "online_event_timestamps",
-    "serialize_entity_keys",
-    "sqlite_event_seconds",
-    "value_texts",
-    "write_online",
-]
-
-
 @dataclass(frozen=True)
 class OnlineWriteStats:
     """What one write did: rows in, entities upserted or left alone because online was newer."""

@@ -92,36 +92,6 @@ __all__ = [
 ]
 
 
-__all__ = [
-    "CategoricalReference",
-    "Category",
-    "DISCRETE_MAX_VALUES",
-    "DriftSummary",
-    "FeatureDrift",
-    "NumericReference",
-    "PROFILE_FORMAT",
-    "PredictionDrift",
-    "ReferenceProfile",
-    "build_reference_profile",
-    "categorical_psi",
-    "complete_from",
-    "drift_features",
-    "drift_summary",
-    "evidently_report",
-    "feature_reach",
-    "ks_test",
-    "load_profile",
-    "numeric_psi",
-    "prediction_drift",
-    "psi",
-    "reaching_gaps",
-    "reference_fingerprint",
-    "sample_rows",
-    "save_profile",
-    "warming_up",
-]
-
-
 @dataclass(frozen=True)
 class FeatureDrift:
     """One feature's drift: PSI (both kinds), KS (numeric), flags and null shares."""
