@@ -20,6 +20,8 @@ def isolate_home(env: pytest.MonkeyPatch, root: Path) -> HomeLayout:
     (root / "dagster").mkdir(parents=True, exist_ok=True)
     env.setenv("RETRAIN_HOME", str(root))
     env.setenv("DAGSTER_HOME", str(root / "dagster"))
+    # Tests write a landing file and tick at once; the grace period has tests of its own.
+    env.setenv("RETRAIN_LANDING_GRACE_SECONDS", "0")
     for name in OVERRIDES:
         env.delenv(name, raising=False)
     return HomeLayout(root)

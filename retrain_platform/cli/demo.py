@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import logging
 import math
+import os
 import sys
 import warnings
 from typing import Any
 
 from retrain_platform.cli.options import add_contract_option, contract_from, parse_date
 from retrain_platform.home import layout
+from retrain_platform.resources.landing import GRACE_ENV_VAR
 
 
 def _add_demo_options(parser: argparse.ArgumentParser) -> None:
@@ -66,6 +68,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from retrain_platform.demo.loop import LoopOptions, LoopSetupError, run_closed_loop
 
     contract = contract_from(args)
+    # The demo moves whole files into the landing zone (a rename: nothing is written there in
+    # place), so its own runs need not wait for the landing grace period.
+    os.environ.setdefault(GRACE_ENV_VAR, "0")
     wanted = args.faults.strip()
     faults = None if wanted == "auto" else tuple(parse_faults(wanted)) if wanted != "none" else ()
     options = LoopOptions(

@@ -1,7 +1,8 @@
 """`retrain-platform`: the platform's command line; each subcommand lives in its own module.
 
-generate (synthetic landing files), demo (the closed loop), history, rollback, reproduce,
-backtest and serve. A contract error is reported with every problem it found and exit code 2.
+generate (synthetic landing files), demo (the closed loop), landing (the landing ledger),
+history, rollback, reproduce, backtest and serve. A contract error is reported with every
+problem it found and exit code 2.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from retrain_platform.cli.backtest import add_backtest_command
 from retrain_platform.cli.demo import add_demo_command
 from retrain_platform.cli.generate import add_generate_command
 from retrain_platform.cli.history import add_history_command
+from retrain_platform.cli.landing import add_landing_command
 from retrain_platform.cli.reproduce import add_reproduce_command
 from retrain_platform.cli.rollback import add_rollback_command
 from retrain_platform.cli.serve import add_serve_command
@@ -30,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     for add_command in (
         add_generate_command,
         add_demo_command,
+        add_landing_command,
         add_history_command,
         add_rollback_command,
         add_reproduce_command,

@@ -38,5 +38,6 @@ STAGE_VALIDATE = "validate"
 
 REASON_CAST = "cast"
 REASON_MISSING_COLUMN = "missing_column"
+REASON_OUTSIDE = "outside_partitions"
 REASON_CHECK = "check"
 REASON_DUPLICATE = "duplicate"

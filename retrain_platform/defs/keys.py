@@ -5,13 +5,32 @@ import dagster as dg
 from retrain_platform.contracts import DatasetContract
 from retrain_platform.contracts.model import FeatureView
 
+LANDING = "landing"
 RAW = "raw"
 VALIDATED = "validated"
 FEATURES = "features"
 DATASETS = "datasets"
 QUARANTINE_SUFFIX = "_quarantine"
 
-GROUPS = {RAW: "ingest", VALIDATED: "validate", FEATURES: "features", DATASETS: "datasets"}
+LEDGER_SUFFIX = "_ledger"
+
+GROUPS = {
+    LANDING: "ingest",
+    RAW: "ingest",
+    VALIDATED: "validate",
+    FEATURES: "features",
+    DATASETS: "datasets",
+}
+
+
+def ledger_key(contract: DatasetContract) -> dg.AssetKey:
+    """`landing/<dataset>`: the landing zone as the ledger records it (observed, not built)."""
+    return dg.AssetKey([LANDING, contract.dataset])
+
+
+def ledger_table(contract: DatasetContract) -> str:
+    """Last part of the ledger's Delta table path (`landing/<dataset>_ledger`)."""
+    return contract.dataset + LEDGER_SUFFIX
 
 
 def raw_key(contract: DatasetContract) -> dg.AssetKey:

@@ -58,6 +58,7 @@ def test_asset_keys_and_groups(module_defs):
         DATASET: "datasets",
     }.items() <= groups.items()
     assert {key.path[0] for key in groups} == {
+        "landing",
         "raw",
         "validated",
         "features",
@@ -66,6 +67,7 @@ def test_asset_keys_and_groups(module_defs):
         "deployment",
         "monitoring",
     }
+    assert graph.get(RAW).parent_keys == {dg.AssetKey(["landing", "transactions"])}
     assert graph.get(VALIDATED).parent_keys == {RAW}
     assert graph.get(QUARANTINE).parent_keys == {RAW}
     assert graph.get(FEATURES).parent_keys == {VALIDATED}
@@ -140,6 +142,8 @@ def test_two_contracts_in_one_location(contract, weather_contract, home):
     assert keys == {
         dg.AssetKey([layer, name])
         for layer, name in [
+            ("landing", "transactions"),
+            ("landing", "weather"),
             ("raw", "transactions"),
             ("validated", "transactions"),
             ("validated", "transactions_quarantine"),

@@ -10,6 +10,7 @@ import json
 import sys
 from pathlib import Path
 
+from retrain_platform.core.bounded import clip_text
 from retrain_platform.core.ingest.landing import read_file
 
 
@@ -21,7 +22,7 @@ def main(argv: list[str]) -> int:
             frame.write_ipc(out_dir / f"{job['id']}.arrow")
             report = {"id": job["id"], "rows": frame.height}
         except Exception as exc:  # noqa: BLE001 - every parse failure is reported per file
-            report = {"id": job["id"], "error": f"{type(exc).__name__}: {exc}"}
+            report = {"id": job["id"], "error": clip_text(f"{type(exc).__name__}: {exc}")}
         print(json.dumps(report), flush=True)
     return 0
 

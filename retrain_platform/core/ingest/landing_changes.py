@@ -1,94 +1,93 @@
-"""Which partitions to (re)ingest given the landing zone now and what was already requested.
+"""Which partitions to (re)ingest: those whose landing files differ from what was last ingested.
 
-Pure bookkeeping for the landing sensor: a file is new or changed when its fingerprint differs
-from the one remembered in the cursor; its partitions come from the landing index. Run keys are
-derived from the partition and the fingerprints that caused the request, so a restarted sensor
-that lost its cursor still cannot request the same work twice.
+A partition's content is the set of landing files (by fingerprint: name, size, modification
+time) with rows in it; its digest is a hash of that set. The raw step records the digest of what
+it ingested in the landing ledger, so a partition is requested exactly when its digest differs
+from the last one ingested: a new, changed or removed file requests its partitions again; a lost
+or rewound sensor cursor, a restarted daemon or a backfill run outside the sensor request nothing
+twice; a run that died (killed, failed) leaves no digest and its partition is requested again.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
 
-from retrain_platform.core.ingest.landing import LandingFile, RefusedName
+from retrain_platform.core.ingest.landing import LandingFile
 from retrain_platform.core.ingest.landing_index import IndexEntry
-
-
-@dataclass
-class LandingCursor:
-    """Fingerprints of the files already turned into requests, and refused names already logged."""
-
-    seen: dict[str, str] = field(default_factory=dict)
-    refused: list[str] = field(default_factory=list)
-
-    @classmethod
-    def parse(cls, text: str | None) -> LandingCursor:
-        if not text:
-            return cls()
-        raw = json.loads(text)
-        return cls(dict(raw.get("seen", {})), list(raw.get("refused", [])))
-
-    def dumps(self) -> str:
-        return json.dumps({"seen": self.seen, "refused": self.refused}, sort_keys=True)
+from retrain_platform.core.ingest.placement import Placement, place
+from retrain_platform.core.partitions import partition_end, partition_key_of
 
 
 @dataclass(frozen=True)
 class PartitionRequest:
+    """One raw partition to ingest, the digest of its files, and their names."""
+
     partition: str
-    run_key: str
+    digest: str
     files: tuple[str, ...]
 
-
-@dataclass
-class LandingChanges:
-    """The outcome of one look at the landing zone."""
-
-    requests: list[PartitionRequest]
-    unreadable: dict[str, str]
-    newly_refused: list[RefusedName]
-    outside_partitions: dict[str, list[str]]
-    cursor: LandingCursor
+    @property
+    def content_key(self) -> str:
+        return f"{self.partition}:{self.digest}"
 
 
-def changed_files(files: Iterable[LandingFile], cursor: LandingCursor) -> list[LandingFile]:
-    return [f for f in files if cursor.seen.get(f.name) != f.fingerprint]
+def files_digest(files: Iterable[LandingFile]) -> str:
+    """Hash of a set of file versions (order does not matter)."""
+    prints = sorted(f.fingerprint for f in files)
+    return hashlib.sha1("\n".join(prints).encode()).hexdigest()[:16]
+
+
+def pending_limit(valid: Collection[str], grain: str, horizon: timedelta) -> str | None:
+    """Key of the last partition a row may wait for: `horizon` past the last open partition."""
+    if not valid or horizon <= timedelta(0):
+        return None
+    end = partition_end(max(valid), grain) + horizon - timedelta(microseconds=1)
+    return partition_key_of(end, grain)
+
+
+def placements(
+    files: Iterable[LandingFile],
+    entries: Mapping[str, IndexEntry],
+    valid: Collection[str],
+    pending_until: str | None,
+) -> dict[str, Placement]:
+    """Placement of every readable, non-empty file."""
+    out: dict[str, Placement] = {}
+    for file in files:
+        entry = entries.get(file.name)
+        if entry is None or entry.error or entry.empty:
+            continue
+        out[file.name] = place(entry.partitions, valid, pending_until)
+    return out
+
+
+def files_by_partition(
+    files: Iterable[LandingFile], placed: Mapping[str, Placement]
+) -> dict[str, list[LandingFile]]:
+    """The files that make up each open partition (rows in it, or outside rows homed in it)."""
+    grouped: dict[str, list[LandingFile]] = {}
+    for file in files:
+        placement = placed.get(file.name)
+        if placement is None or placement.all_outside:
+            continue
+        for key in placement.assigned:
+            grouped.setdefault(key, []).append(file)
+    return grouped
 
 
 def plan_requests(
-    changed: Iterable[LandingFile],
-    entries: Mapping[str, IndexEntry],
-    refused: Iterable[RefusedName],
-    cursor: LandingCursor,
-    valid_partitions: set[str],
-) -> LandingChanges:
-    """Partitions to request for the changed files; the new cursor remembers them."""
-    by_partition: dict[str, list[LandingFile]] = {}
-    unreadable: dict[str, str] = {}
-    outside: dict[str, list[str]] = {}
-    new_cursor = LandingCursor(dict(cursor.seen), list(cursor.refused))
-    for file in changed:
-        entry = entries[file.name]
-        new_cursor.seen[file.name] = file.fingerprint
-        if entry.error:
-            unreadable[file.name] = entry.error
-            continue
-        for partition in entry.partitions:
-            if partition in valid_partitions:
-                by_partition.setdefault(partition, []).append(file)
-            else:
-                outside.setdefault(file.name, []).append(partition)
+    grouped: Mapping[str, Iterable[LandingFile]], ingested: Mapping[str, str]
+) -> list[PartitionRequest]:
+    """A request for every partition whose files digest is not the one last ingested."""
     requests = []
-    for partition, files in sorted(by_partition.items()):
-        prints = sorted(f.fingerprint for f in files)
-        digest = hashlib.sha1("\n".join(prints).encode()).hexdigest()[:16]
-        requests.append(
-            PartitionRequest(
-                partition, f"{partition}:{digest}", tuple(sorted(f.name for f in files))
-            )
-        )
-    newly_refused = [r for r in refused if r.name not in cursor.refused]
-    new_cursor.refused = sorted({*cursor.refused, *(r.name for r in newly_refused)})
-    return LandingChanges(requests, unreadable, newly_refused, outside, new_cursor)
+    for partition, files in sorted(grouped.items()):
+        chosen = list(files)
+        digest = files_digest(chosen)
+        if ingested.get(partition) == digest:
+            continue
+        names = tuple(sorted(f.name for f in chosen))
+        requests.append(PartitionRequest(partition, digest, names))
+    return requests

@@ -19,6 +19,7 @@ from pathlib import Path
 import polars as pl
 
 from retrain_platform.contracts import DatasetContract
+from retrain_platform.core.bounded import clip_text
 from retrain_platform.core.ingest.landing import LandingFile, read_files_isolated
 from retrain_platform.core.ingest.rows import FileSchemaError, file_partitions
 
@@ -30,6 +31,11 @@ class IndexEntry:
     fingerprint: str
     partitions: dict[str, int]
     error: str | None = None
+    rows: int | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.error is None and not self.partitions
 
 
 def _entry_path(index_dir: Path, file: LandingFile) -> Path:
@@ -40,7 +46,9 @@ def _entry_path(index_dir: Path, file: LandingFile) -> Path:
 def _load(path: Path) -> IndexEntry | None:
     try:
         raw = json.loads(path.read_text())
-        return IndexEntry(raw["fingerprint"], dict(raw["partitions"]), raw.get("error"))
+        return IndexEntry(
+            raw["fingerprint"], dict(raw["partitions"]), raw.get("error"), raw.get("rows")
+        )
     except (OSError, ValueError, KeyError):
         return None
 
@@ -48,7 +56,12 @@ def _load(path: Path) -> IndexEntry | None:
 def _store(path: Path, entry: IndexEntry) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = json.dumps(
-        {"fingerprint": entry.fingerprint, "partitions": entry.partitions, "error": entry.error}
+        {
+            "fingerprint": entry.fingerprint,
+            "partitions": entry.partitions,
+            "error": entry.error,
+            "rows": entry.rows,
+        }
     )
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     with os.fdopen(fd, "w") as handle:
@@ -63,7 +76,11 @@ def index_files(
     *,
     reader_command: Sequence[str] | None = None,
 ) -> tuple[dict[str, IndexEntry], dict[str, pl.DataFrame]]:
-    """Index entries for `files` (by name), and the frames parsed to build the new ones."""
+    """Index entries for `files` (by name), and the frames parsed to build the new ones.
+
+    Any failure of one file (parser crash, a type that cannot be handled, a bad timestamp column)
+    becomes that file's error; it never stops the others.
+    """
     entries: dict[str, IndexEntry] = {}
     stale: list[LandingFile] = []
     for file in files:
@@ -77,12 +94,18 @@ def index_files(
         file = outcome.file
         if outcome.frame is None:
             entry = IndexEntry(file.fingerprint, {}, outcome.error)
+        elif outcome.frame.height == 0:
+            entry = IndexEntry(file.fingerprint, {}, None, 0)  # 0 bytes, a header, 0 row groups
         else:
             try:
-                entry = IndexEntry(file.fingerprint, file_partitions(outcome.frame, file, contract))
+                counts = file_partitions(outcome.frame, file, contract)
+                entry = IndexEntry(file.fingerprint, counts, None, outcome.frame.height)
                 frames[file.name] = outcome.frame
             except FileSchemaError as exc:
-                entry = IndexEntry(file.fingerprint, {}, str(exc))
+                entry = IndexEntry(file.fingerprint, {}, clip_text(str(exc)))
+            except Exception as exc:  # noqa: BLE001 - one poison file never stops the others
+                message = f"{file.name}: {type(exc).__name__}: {exc}"
+                entry = IndexEntry(file.fingerprint, {}, clip_text(message))
         _store(_entry_path(index_dir, file), entry)
         entries[file.name] = entry
     return entries, frames

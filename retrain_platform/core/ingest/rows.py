@@ -8,7 +8,7 @@ column that failed and the whole original record as JSON.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -16,8 +16,12 @@ import polars as pl
 from retrain_platform.contracts import DatasetContract
 from retrain_platform.contracts.dtypes import cast_expr, parse_datetimes, polars_dtype
 from retrain_platform.core import platform_columns as pc
+from retrain_platform.core.bounded import clip_text
 from retrain_platform.core.ingest.landing import LandingFile, ReadOutcome
+from retrain_platform.core.ingest.placement import Placement
 from retrain_platform.core.partitions import partition_key_expr
+
+NO_PARTITION = ""  # index key of rows with no event time: outside every partition
 
 
 class FileSchemaError(ValueError):
@@ -79,9 +83,16 @@ def _with_timestamp(frame: pl.DataFrame, contract: DatasetContract) -> pl.DataFr
 
 
 def conform_file(
-    frame: pl.DataFrame, file: LandingFile, contract: DatasetContract
+    frame: pl.DataFrame,
+    file: LandingFile,
+    contract: DatasetContract,
+    placement: Placement | None = None,
 ) -> ConformedFile:
-    """Type one file's rows to the contract and assign partitions; untypable rows are rejected."""
+    """Type one file's rows to the contract and assign partitions; untypable rows are rejected.
+
+    With a `placement`, rows whose partition is outside the range are rejected too (reason
+    `outside_partitions`, the event time as the value) and filed under its home partition.
+    """
     grain = contract.partitioning.grain
     original = frame.columns
     frame = frame.with_row_index(pc.SOURCE_ROW).with_columns(pl.col(pc.SOURCE_ROW).cast(pl.Int64))
@@ -140,7 +151,6 @@ def conform_file(
         raise FileSchemaError(msg)
     home_partition = placed.mode().sort().item(0) if not placed.is_empty() else None
 
-    rows = typed.filter(~bad_mask)
     rejected = _rejected_rows(
         frame.with_columns(failed_column).filter(bad_mask),
         typed.filter(bad_mask),
@@ -148,6 +158,11 @@ def conform_file(
         original,
         home_partition,
     )
+    rows = typed.filter(~bad_mask)
+    if placement is not None and placement.home is not None:
+        rows, rejected = _file_outside_rows(
+            frame.filter(~bad_mask), rows, rejected, original, ts, placement
+        )
     return ConformedFile(
         file, rows.select(list(raw_schema(contract))), rejected, missing, unexpected
     )
@@ -193,6 +208,53 @@ def _rejected_rows(
     ).select(list(QUARANTINE_SCHEMA))
 
 
+def _file_outside_rows(
+    source: pl.DataFrame,
+    rows: pl.DataFrame,
+    rejected: pl.DataFrame,
+    original: Sequence[str],
+    ts: str,
+    placement: Placement,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Move typed rows outside the partitions (or with no event time) to the quarantine."""
+    home = placement.home or ""
+    keys = sorted(placement.outside)
+    out = pl.col(pc.PARTITION).is_in(keys) | pl.col(pc.PARTITION).is_null()
+    mask = rows.select(out.alias("m")).to_series()
+    quarantined = _outside_rows(source.filter(mask), rows.filter(mask), original, ts, home)
+    rehomed = rejected.with_columns(
+        pl.when(out).then(pl.lit(home)).otherwise(pl.col(pc.PARTITION)).alias(pc.PARTITION)
+    )
+    return rows.filter(~mask), pl.concat([rehomed, quarantined])
+
+
+def _outside_rows(
+    source: pl.DataFrame, typed: pl.DataFrame, original: Sequence[str], ts: str, home: str
+) -> pl.DataFrame:
+    """Quarantine rows for typed rows whose event time falls outside the partitions."""
+    if source.is_empty():
+        return empty_quarantine()
+    value = typed.get_column(ts).cast(pl.String)
+    out = source.select(
+        pl.struct([pl.col(c).cast(pl.String) for c in original])
+        .struct.json_encode()
+        .alias(pc.RECORD),
+        pl.col(pc.SOURCE_ROW),
+    ).with_columns(
+        pl.lit(ts, dtype=pl.String).alias(pc.COLUMN),
+        value.alias(pc.VALUE),
+        pl.lit(home).alias(pc.PARTITION),
+        typed.get_column(pc.SOURCE_FILE).alias(pc.SOURCE_FILE),
+        typed.get_column(pc.INGESTED_AT).alias(pc.INGESTED_AT),
+        pl.lit(pc.STAGE_INGEST).alias(pc.STAGE),
+        pl.lit(pc.REASON_OUTSIDE).alias(pc.REASON),
+        pl.lit("event_time_in_partitions").alias(pc.CHECK),
+    )
+    return out.with_columns(
+        failures_json(pl.col(pc.CHECK), pl.col(pc.COLUMN), pl.col(pc.VALUE)).alias(pc.FAILURES)
+    ).select(list(QUARANTINE_SCHEMA))
+
+
 def failures_json(check: pl.Expr, column: pl.Expr, value: pl.Expr) -> pl.Expr:
     """A one-element JSON list [{check, column, value}] describing a single failure."""
     item = pl.struct(
@@ -213,9 +275,16 @@ class IngestResult:
 
 
 def ingest_partitions(
-    outcomes: Iterable[ReadOutcome], contract: DatasetContract, partitions: Iterable[str]
+    outcomes: Iterable[ReadOutcome],
+    contract: DatasetContract,
+    partitions: Iterable[str],
+    placed: Mapping[str, Placement] | None = None,
 ) -> IngestResult:
-    """Union the rows of the given partitions from every readable file, with lineage columns."""
+    """Union the rows of the given partitions from every readable file, with lineage columns.
+
+    `placed` (by file name) sends rows outside the partitions to the quarantine; any failure
+    of one file becomes that file's error and never stops the others.
+    """
     wanted = sorted(set(partitions))
     raws, quarantines = [], []
     result = IngestResult(raw=pl.DataFrame(), quarantine=empty_quarantine())
@@ -223,10 +292,15 @@ def ingest_partitions(
         if outcome.frame is None:
             result.file_errors[outcome.file.name] = outcome.error or "unreadable"
             continue
+        placement = (placed or {}).get(outcome.file.name)
         try:
-            conformed = conform_file(outcome.frame, outcome.file, contract)
+            conformed = conform_file(outcome.frame, outcome.file, contract, placement)
         except FileSchemaError as exc:
-            result.file_errors[outcome.file.name] = str(exc)
+            result.file_errors[outcome.file.name] = clip_text(str(exc))
+            continue
+        except Exception as exc:  # noqa: BLE001 - one poison file never stops the others
+            message = f"{outcome.file.name}: {type(exc).__name__}: {exc}"
+            result.file_errors[outcome.file.name] = clip_text(message)
             continue
         result.files_read.append(outcome.file.name)
         if conformed.missing_columns or conformed.unexpected_columns:
@@ -253,7 +327,8 @@ def file_partitions(
     counts: dict[str, int] = {}
     for part in (conformed.rows, conformed.rejected):
         for key, n in part.group_by(pc.PARTITION).len().iter_rows():
-            counts[key] = counts.get(key, 0) + n
+            name = NO_PARTITION if key is None else key
+            counts[name] = counts.get(name, 0) + n
     return dict(sorted(counts.items()))
 
 

@@ -3,11 +3,12 @@
 import dagster as dg
 
 from retrain_platform.contracts import DatasetContract
+from retrain_platform.core.bounded import clip_values
 from retrain_platform.core.ingest.raw_layer import run_raw_step
 from retrain_platform.defs import keys
 from retrain_platform.defs.metadata import column_schema, preview, table_link
 from retrain_platform.defs.partitions import partitions_for
-from retrain_platform.resources import DeltaLakeResource, LandingZoneResource
+from retrain_platform.resources import ClockResource, DeltaLakeResource, LandingZoneResource
 
 
 def _range_summary(report) -> dg.MetadataValue:  # noqa: ANN001 - RawStepReport
@@ -23,11 +24,13 @@ def _range_summary(report) -> dg.MetadataValue:  # noqa: ANN001 - RawStepReport
 def build_raw_asset(contract: DatasetContract) -> dg.AssetsDefinition:
     """`raw/<dataset>`: one partition per contract period, replaced atomically on every run."""
     key = keys.raw_key(contract)
+    partitions_def = partitions_for(contract)
 
     @dg.asset(
         key=key,
         group_name=keys.GROUPS[keys.RAW],
-        partitions_def=partitions_for(contract),
+        partitions_def=partitions_def,
+        deps=[keys.ledger_key(contract)],
         backfill_policy=dg.BackfillPolicy.single_run(),
         kinds={"polars", "delta"},
         tags=keys.tags(contract, keys.RAW),
@@ -35,7 +38,8 @@ def build_raw_asset(contract: DatasetContract) -> dg.AssetsDefinition:
         description=(
             f"Landed {contract.dataset} rows typed to the contract, with lineage columns. "
             "Rows that cannot be typed are quarantined (reason `cast`); unreadable files "
-            "are moved aside with their error."
+            "are moved aside with their error; rows outside the partitions are quarantined "
+            "(reason `outside_partitions`); what each file gave is in the landing ledger."
         ),
         metadata={
             "dagster/column_schema": column_schema(contract),
@@ -43,9 +47,13 @@ def build_raw_asset(contract: DatasetContract) -> dg.AssetsDefinition:
         },
     )
     def raw_asset(
-        context: dg.AssetExecutionContext, lake: DeltaLakeResource, landing: LandingZoneResource
+        context: dg.AssetExecutionContext,
+        lake: DeltaLakeResource,
+        landing: LandingZoneResource,
+        clock: ClockResource,
     ) -> dg.MaterializeResult:
         partitions = list(context.partition_keys)
+        valid = partitions_def.get_partition_keys(dynamic_partitions_store=context.instance)
         report = run_raw_step(
             contract,
             partitions,
@@ -56,6 +64,10 @@ def build_raw_asset(contract: DatasetContract) -> dg.AssetsDefinition:
             quarantine_uri=lake.uri(keys.VALIDATED, keys.quarantine_table(contract)),
             storage_options=lake.storage_options,
             commit_metadata={"dagster_run_id": context.run.run_id},
+            valid=set(valid) | set(partitions),
+            settings=landing.settings(),
+            ledger_uri=lake.uri(keys.LANDING, keys.ledger_table(contract)),
+            now=clock.now(),
         )
         for refused in report.refused_names:
             context.log.warning(f"landing file name refused: {refused.name!r}: {refused.reason}")
@@ -71,8 +83,8 @@ def build_raw_asset(contract: DatasetContract) -> dg.AssetsDefinition:
             "rows_landed": rows + sum(report.rows_rejected.values()),
             "rows_quarantined_cast": sum(report.rows_rejected.values()),
             "files_used": len(report.files_used),
-            "files_moved_aside": dg.MetadataValue.json(report.files_moved_aside),
-            "schema_issues": dg.MetadataValue.json(report.schema_issues),
+            "files_moved_aside": dg.MetadataValue.json(clip_values(report.files_moved_aside)),
+            "schema_issues": dg.MetadataValue.json(clip_values(report.schema_issues)),
             "delta_version": report.raw_version,
             "table": table_link(lake.uri(keys.RAW, contract.dataset)),
             "partitions_written": len(partitions),
