@@ -34,6 +34,7 @@ from retrain_platform.core.ingest.landing_changes import (
 )
 from retrain_platform.core.ingest.landing_index import index_files
 from retrain_platform.core.ingest.placement import Placement
+from retrain_platform.core.ingest.rows import NO_PARTITION
 
 
 @dataclass(frozen=True)
@@ -76,9 +77,12 @@ class _Notes:
 def _accepted_message(placement: Placement) -> str:
     parts = []
     if placement.outside:
-        keys = sorted(placement.outside)
+        keys = sorted(k for k in placement.outside if k != NO_PARTITION)
+        span = f" ({keys[0]}..{keys[-1]})" if keys else ""
+        undated = placement.outside.get(NO_PARTITION, 0)
+        note = f", {undated} without an event time" if undated else ""
         parts.append(
-            f"{placement.rows_outside} row(s) outside the partitions ({keys[0]}..{keys[-1]}) "
+            f"{placement.rows_outside} row(s) outside the partitions{span}{note}, "
             f"quarantined in {placement.home}"
         )
     if placement.pending:
