@@ -7,6 +7,7 @@ import dagster as dg
 
 from retrain_platform.contracts import DatasetContract
 from retrain_platform.core import platform_columns as pc
+from retrain_platform.core.bounded import clip_values
 from retrain_platform.core.validate.layer import newest_event, run_validated_step
 from retrain_platform.core.validate.table_checks import (
     BLOCKING_CHECKS,
@@ -17,7 +18,13 @@ from retrain_platform.core.validate.table_checks import (
 )
 from retrain_platform.defs import keys
 from retrain_platform.defs.automation import follows_upstream
-from retrain_platform.defs.metadata import column_schema, preview, table_link
+from retrain_platform.defs.metadata import (
+    bounded_metadata,
+    column_schema,
+    preview,
+    recorded,
+    table_link,
+)
 from retrain_platform.defs.partitions import partitions_for
 from retrain_platform.resources import DeltaLakeResource
 from retrain_platform.resources.notifier import NotifierResource
@@ -94,9 +101,11 @@ def build_validated_assets(contract: DatasetContract) -> dg.AssetsDefinition:
         by_reason = {reason: n for reason, n in reasons}
         by_reason["check"] = v.quarantine.height
         by_reason["duplicate"] = v.duplicates.height
-        yield dg.MaterializeResult(
-            asset_key=valid_key,
-            metadata={
+        # recorded once each, bounded: the failures name landed values of any size
+        yield recorded(
+            context,
+            valid_key,
+            {
                 "dagster/row_count": v.valid.height,
                 "rows_in": report.rows_raw,
                 "rows_quarantined": v.quarantine.height,
@@ -106,29 +115,31 @@ def build_validated_assets(contract: DatasetContract) -> dg.AssetsDefinition:
                 "preview": preview(v.valid, contract.column_names),
             },
         )
-        yield dg.MaterializeResult(
-            asset_key=quarantine_key,
-            metadata={
+        yield recorded(
+            context,
+            quarantine_key,
+            {
                 "dagster/row_count": sum(by_reason.values()),
-                "rows_by_reason": dg.MetadataValue.json(by_reason),
-                "failures": dg.MetadataValue.json(report.failures),
+                "rows_by_reason": by_reason,
+                "failures": report.failures,
                 "delta_version": report.quarantine_version,
                 "table": table_link(lake.uri(keys.VALIDATED, keys.quarantine_table(contract))),
             },
         )
         for outcome in report.checks:
+            metadata = bounded_metadata(outcome.metadata)
             if outcome.blocking and not outcome.passed:
                 notifier.blocking_check_failed(
                     contract.dataset,
                     context.partition_key,
                     outcome.name,
-                    json.dumps(outcome.metadata, default=str),
+                    json.dumps(clip_values(outcome.metadata), default=str),
                 )
             yield dg.AssetCheckResult(
                 asset_key=valid_key,
                 check_name=outcome.name,
                 passed=outcome.passed,
-                metadata={k: _metadata_value(val) for k, val in outcome.metadata.items()},
+                metadata=metadata,
             )
         context.log.info(
             f"validated {contract.dataset} {context.partition_key}: "
@@ -137,12 +148,6 @@ def build_validated_assets(contract: DatasetContract) -> dg.AssetsDefinition:
         )
 
     return validate
-
-
-def _metadata_value(value: object) -> object:
-    if isinstance(value, dict | list):
-        return dg.MetadataValue.json(value)
-    return value
 
 
 def build_freshness_check(contract: DatasetContract) -> dg.AssetChecksDefinition:
@@ -159,7 +164,9 @@ def build_freshness_check(contract: DatasetContract) -> dg.AssetChecksDefinition
         )
         outcome = check_freshness(newest, datetime.now(UTC), contract)
         return dg.AssetCheckResult(
-            passed=outcome.passed, metadata=outcome.metadata, severity=dg.AssetCheckSeverity.WARN
+            passed=outcome.passed,
+            metadata=bounded_metadata(outcome.metadata),
+            severity=dg.AssetCheckSeverity.WARN,
         )
 
     return freshness

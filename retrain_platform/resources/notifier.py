@@ -9,6 +9,10 @@ so they never appear in run config, the instance or the UI.
 Delivery never raises: an alert that cannot be sent is logged and reported in the returned
 `Delivery`, because a chat outage must not fail the retraining run that wanted to report on it.
 A webhook post has a timeout and is retried once (on a network error or a 5xx answer).
+
+An alert carries values from data and errors (check details, failure messages) of any size:
+`send` bounds it first (`bounded_alert`: every line and fact clipped, at most `MAX_BODY_LINES`
+lines), so a megabyte value never reaches a chat message, an email or the log.
 """
 
 from __future__ import annotations
@@ -20,11 +24,13 @@ import smtplib
 import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.message import EmailMessage
 
 import dagster as dg
 from pydantic import Field
+
+from retrain_platform.core.bounded import clip_text
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +45,7 @@ BLOCKING_CHECK_FAILED = "blocking_check_failed"
 ROLLBACK = "rollback"
 RUN_FAILED = "run_failed"
 GATE_REJECTION_RATE = "gate_rejection_rate_high"
+MAX_BODY_LINES = 40  # lines of an alert body kept (each clipped); the rest are counted
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,28 @@ class Alert:
             {"type": "context", "elements": [{"type": "mrkdwn", "text": f"event `{self.event}`"}]}
         )
         return {"text": self.text, "blocks": blocks}
+
+
+def bounded_alert(alert: Alert) -> Alert:
+    """`alert` with its title, each body line and each fact clipped, and the body's lines capped."""
+    lines = alert.body.splitlines() if alert.body else []
+    kept = [clip_text(line) for line in lines[:MAX_BODY_LINES]]
+    if len(lines) > MAX_BODY_LINES:
+        kept.append(f"…[{len(lines) - MAX_BODY_LINES} more lines]")
+    return replace(
+        alert,
+        title=clip_text(alert.title),
+        body="\n".join(kept),
+        facts={clip_text(k): clip_text(v) for k, v in alert.facts.items()},
+    )
+
+
+def _code_block(text: str) -> str:
+    """`text` as a Markdown code block that survives `bounded_alert` (fences kept)."""
+    lines = text.splitlines()
+    kept = lines[: MAX_BODY_LINES - 3]
+    more = [f"…[{len(lines) - len(kept)} more lines]"] if len(lines) > len(kept) else []
+    return "\n".join(["```", *kept, *more, "```"])
 
 
 @dataclass(frozen=True)
@@ -127,7 +156,8 @@ class NotifierResource(dg.ConfigurableResource):
         return bool(self.smtp_host.strip() and self.email_to)
 
     def send(self, alert: Alert) -> Delivery:
-        """Deliver `alert` on every configured channel; failures are logged, never raised."""
+        """Deliver `alert`, bounded, on every configured channel; failures logged, never raised."""
+        alert = bounded_alert(alert)
         webhook = email = None
         errors: list[str] = []
         if self.webhook_enabled:
@@ -139,7 +169,7 @@ class NotifierResource(dg.ConfigurableResource):
             email = error is None
             errors += [f"email: {error}"] if error else []
         for error in errors:
-            log.warning("alert %s not delivered: %s", alert.event, error)
+            log.warning("alert %s not delivered: %s", alert.event, clip_text(error))
         return Delivery(alert, webhook, email, tuple(errors))
 
     def _post(self, alert: Alert) -> str | None:
@@ -239,7 +269,7 @@ class NotifierResource(dg.ConfigurableResource):
             Alert(
                 RUN_FAILED,
                 f"run of {job} failed",
-                f"```{error[:2500]}```" if error else "",
+                _code_block(error) if error else "",
                 {"job": job, "run_id": run_id},
             )
         )

@@ -8,7 +8,6 @@ value of every failure. A test keeps the fused rules and the Pandera schema in a
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import pandera.errors
@@ -19,6 +18,7 @@ from pandera.config import ValidationDepth, config_context
 from retrain_platform.contracts import DatasetContract
 from retrain_platform.contracts.pandera_schema import to_pandera_schema
 from retrain_platform.core import platform_columns as pc
+from retrain_platform.core.bounded import clip_values
 from retrain_platform.core.ingest.rows import QUARANTINE_SCHEMA, empty_quarantine, failures_json
 
 
@@ -215,7 +215,11 @@ def validate_rows(
 
 
 def summarize_failures(quarantine: pl.DataFrame, limit: int = 50) -> list[dict[str, object]]:
-    """Every distinct (reason, check, column) with its row count and example values."""
+    """Every distinct (reason, check, column) with its row count and up to 3 example values.
+
+    The examples are landed values of any size: each is clipped (`clip_values`), since the summary
+    goes into event metadata and alerts, which copy it whole.
+    """
     if quarantine.is_empty():
         return []
     grouped = (
@@ -227,4 +231,4 @@ def summarize_failures(quarantine: pl.DataFrame, limit: int = 50) -> list[dict[s
         .sort("rows", descending=True)
         .head(limit)
     )
-    return json.loads(grouped.write_json())
+    return [clip_values(row) for row in grouped.to_dicts()]

@@ -12,12 +12,15 @@ from datetime import UTC, date, datetime, time
 import polars as pl
 
 from retrain_platform.contracts import DatasetContract
+from retrain_platform.core.bounded import clip_text
 
 MATCHES_SCHEMA = "matches_schema"
 HAS_MIN_ROWS = "has_min_rows"
 LABEL_RATE_IN_BAND = "label_rate_in_band"
 NULL_SHARE_WITHIN_LIMIT = "null_share_within_limit"
 NEWEST_PARTITION_IS_FRESH = "newest_partition_is_fresh"
+
+MAX_PROBLEMS = 20  # schema problems listed in a check result (all are counted)
 
 BLOCKING_CHECKS = (MATCHES_SCHEMA, HAS_MIN_ROWS)
 PARTITION_CHECKS = (MATCHES_SCHEMA, HAS_MIN_ROWS, LABEL_RATE_IN_BAND, NULL_SHARE_WITHIN_LIMIT)
@@ -45,9 +48,15 @@ class CheckOutcome:
 
 
 def check_schema(problems: list[str]) -> CheckOutcome:
-    """`problems`: schema-level Pandera failures and landed files missing contract columns."""
+    """`problems`: schema-level Pandera failures and landed files missing contract columns.
+
+    They name landed files, columns and values, so each is clipped (`clip_text`) and at most
+    `MAX_PROBLEMS` are kept: the outcome becomes check metadata and an alert.
+    """
     return CheckOutcome(
-        MATCHES_SCHEMA, not problems, {"failures": len(problems), "problems": problems[:100]}
+        MATCHES_SCHEMA,
+        not problems,
+        {"failures": len(problems), "problems": [clip_text(p) for p in problems[:MAX_PROBLEMS]]},
     )
 
 

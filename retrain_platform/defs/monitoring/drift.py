@@ -18,6 +18,7 @@ from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
 from retrain_platform.contracts import DatasetContract
+from retrain_platform.core.bounded import clip_text
 from retrain_platform.core.models.training import predict
 from retrain_platform.core.monitoring.drift import (
     complete_from,
@@ -246,8 +247,8 @@ def _evidently(
             path,
         )
     except Exception as error:  # noqa: BLE001 - the report is optional, the numbers are not
-        context.log.warning(f"Evidently report failed: {error!r}")
-        return {"evidently_error": repr(error)}
+        context.log.warning(f"Evidently report failed: {clip_text(repr(error))}")
+        return {"evidently_error": clip_text(repr(error))}
     seconds = time.perf_counter() - started
     return {
         "report": dg.MetadataValue.path(str(path)),
