@@ -1,5 +1,11 @@
-"""The datasets layer: versioned point-in-time training sets frozen in Delta."""
+"""The datasets layer: versioned point-in-time training sets frozen in Delta.
 
+A validated partition whose blocking checks failed may still hold rows (a thin day, a file with a
+missing column beside good ones); the training set leaves it out. Which partitions those are is
+read from the latest check evaluations per partition on the Dagster instance.
+"""
+
+from collections.abc import Sequence
 from typing import Literal
 
 import dagster as dg
@@ -10,13 +16,21 @@ from retrain_platform.contracts import DatasetContract
 from retrain_platform.contracts.model import FeatureView
 from retrain_platform.core import platform_columns as pc
 from retrain_platform.core.datasets.point_in_time import feast_join
-from retrain_platform.core.datasets.training_set import Join, freeze_training_set, make_window
+from retrain_platform.core.datasets.training_set import (
+    EXCLUDED,
+    Join,
+    freeze_training_set,
+    make_window,
+)
 from retrain_platform.core.features.transforms import feature_columns, feature_table_name
 from retrain_platform.core.lake import read_partitions, table_exists
+from retrain_platform.core.validate.table_checks import BLOCKING_CHECKS
 from retrain_platform.defs import keys
-from retrain_platform.defs.metadata import table_link
+from retrain_platform.defs.metadata import bounded, table_link
 from retrain_platform.resources import DeltaLakeResource
 from retrain_platform.resources.feast import FeastResource
+
+FAILED = "FAILED"  # a check execution's status when its result did not pass
 
 
 class TrainingDatasetConfig(dg.Config):
@@ -83,6 +97,7 @@ def build_training_dataset_asset(contract: DatasetContract) -> dg.AssetsDefiniti
             validation_partitions=config.validation_partitions,
             holdout_partitions=config.holdout_partitions,
             first_available=available[0],
+            excluded=failed_blocking_checks(context.instance, contract, available),
         )
         uri = lake.uri(keys.DATASETS, f"{contract.dataset}_training")
         version, _ = freeze_training_set(
@@ -104,6 +119,11 @@ def build_training_dataset_asset(contract: DatasetContract) -> dg.AssetsDefiniti
             f"training set v{version.version}: {version.rows} rows, "
             f"label rate {version.label_rate:.4f}, window {window.partitions[0]}.."
             f"{window.partitions[-1]}"
+            + (
+                f", {len(window.excluded)} partition(s) left out (blocking checks failed)"
+                if window.excluded
+                else ""
+            )
         )
         return dg.MaterializeResult(
             metadata={
@@ -119,6 +139,7 @@ def build_training_dataset_asset(contract: DatasetContract) -> dg.AssetsDefiniti
                     list(window.partitions[-window.holdout_partitions :])
                 ),
                 "features": dg.MetadataValue.json(version.features),
+                EXCLUDED: bounded({k: list(v) for k, v in window.excluded.items()}),
                 "feature_view": view.name,
                 "join": config.join,
                 "contract_hash": version.contract_hash,
@@ -127,6 +148,25 @@ def build_training_dataset_asset(contract: DatasetContract) -> dg.AssetsDefiniti
         )
 
     return training_dataset
+
+
+def failed_blocking_checks(
+    instance: dg.DagsterInstance, contract: DatasetContract, partitions: Sequence[str]
+) -> dict[str, list[str]]:
+    """Partitions whose latest evaluation of a blocking validated check failed, with those checks.
+
+    Only the latest evaluation per (check, partition) counts: a partition re-validated and passing
+    since is not left out.
+    """
+    check_keys = [dg.AssetCheckKey(keys.validated_key(contract), name) for name in BLOCKING_CHECKS]
+    infos = instance.event_log_storage.get_asset_check_partition_info(
+        check_keys, partition_keys=list(partitions)
+    )
+    failed: dict[str, list[str]] = {}
+    for info in infos:
+        if info.partition_key is not None and info.latest_execution_status.value == FAILED:
+            failed.setdefault(info.partition_key, []).append(info.check_key.name)
+    return {partition: sorted(checks) for partition, checks in sorted(failed.items())}
 
 
 def _feast_join(contract: DatasetContract, view: FeatureView, feast: FeastResource) -> Join:

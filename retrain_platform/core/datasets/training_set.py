@@ -3,13 +3,15 @@
 A training set is frozen as a new version of one Delta table (never overwriting an earlier one),
 so any earlier version can be re-read exactly by its number. The split is by partition order:
 the most recent partitions are the holdout (never used for model selection), the ones before
-them validation, the rest train.
+them validation, the rest train. Partitions whose blocking data checks failed are left out of the
+window (the next older ones take their place) and listed with the version.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import polars as pl
@@ -23,6 +25,7 @@ from retrain_platform.core.lake import read_partitions
 from retrain_platform.core.partitions import partition_end, partition_key_of, partitions_between
 
 SPLIT = "_split"
+EXCLUDED = "excluded_partitions"  # commit metadata: partitions left out, with their failed checks
 TRAIN, VALIDATION, HOLDOUT = "train", "validation", "holdout"
 
 
@@ -34,6 +37,8 @@ class DatasetWindow:
     validation_partitions: int
     holdout_partitions: int
     as_of: datetime
+    # partitions left out because blocking checks failed on them: partition -> failed checks
+    excluded: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def split_of(self) -> dict[str, str]:
         n = len(self.partitions)
@@ -58,23 +63,33 @@ def make_window(
     validation_partitions: int,
     holdout_partitions: int,
     first_available: str,
+    excluded: Mapping[str, Sequence[str]] | None = None,
 ) -> DatasetWindow:
     """The newest `window_partitions` partitions whose labels are all known at the end of
-    `as_of_partition` (the contract's label delay after their last event)."""
+    `as_of_partition` (the contract's label delay after their last event).
+
+    `excluded` (partition -> the blocking checks that failed on it) are skipped; those newer than
+    the window's first partition (the ones it would have held) are recorded on the window.
+    """
     grain = contract.partitioning.grain
     as_of = partition_end(as_of_partition, grain)
     last_complete = partition_key_of(
         as_of - contract.label.delay - timedelta(microseconds=1), grain
     )
-    keys = partitions_between(first_available, last_complete, grain)[-window_partitions:]
+    left_out = dict(excluded or {})
+    candidates = partitions_between(first_available, last_complete, grain)
+    keys = [k for k in candidates if k not in left_out][-window_partitions:]
     if len(keys) <= validation_partitions + holdout_partitions:
         msg = (
             f"{contract.dataset}: only {len(keys)} partition(s) up to {last_complete} have "
-            f"known labels at the end of {as_of_partition}; nothing is left to train on "
-            f"after {validation_partitions} validation and {holdout_partitions} holdout"
+            f"known labels at the end of {as_of_partition}"
+            + (f" and passed their blocking checks ({len(left_out)} left out)" if left_out else "")
+            + f"; nothing is left to train on after {validation_partitions} validation and "
+            f"{holdout_partitions} holdout"
         )
         raise ValueError(msg)
-    return DatasetWindow(tuple(keys), validation_partitions, holdout_partitions, as_of)
+    inside = {k: tuple(sorted(left_out[k])) for k in candidates if k in left_out and k > keys[0]}
+    return DatasetWindow(tuple(keys), validation_partitions, holdout_partitions, as_of, inside)
 
 
 def label_events(
@@ -148,6 +163,7 @@ class DatasetVersion:
             "rows": str(self.rows),
             "label_rate": f"{self.label_rate:.6f}",
             "contract_hash": self.contract_hash,
+            EXCLUDED: json.dumps({k: list(v) for k, v in self.window.excluded.items()}),
         }
 
 
@@ -218,6 +234,7 @@ def version_history(uri: str, storage_options: Mapping[str, str] | None = None) 
                     "rows",
                     "label_rate",
                     "contract_hash",
+                    EXCLUDED,
                 )
             }
             for entry in history

@@ -134,3 +134,19 @@ def test_versions_are_new_and_reread_exactly(tmp_path, validated, features, cont
     assert sorted(history.get_column("rows").to_list()) == sorted(
         [str(frame_a.height), str(frame_b.height)]
     )
+
+
+def test_window_skips_excluded_partitions_and_records_them(contract):
+    excluded = {"2026-04-05": ["has_min_rows"], "2026-04-06": ["matches_schema", "has_min_rows"]}
+    window = _window(contract, window_partitions=3, excluded=excluded)
+    # complete up to 04-06; 04-05 and 04-06 are left out, the older ones take their place
+    assert window.partitions == ("2026-04-02", "2026-04-03", "2026-04-04")
+    assert window.excluded == {
+        "2026-04-05": ("has_min_rows",),
+        "2026-04-06": ("has_min_rows", "matches_schema"),
+    }
+    assert _window(contract, window_partitions=3, excluded={"2026-04-01": ["x"]}).excluded == {}
+    with pytest.raises(ValueError, match="passed their blocking checks"):
+        _window(
+            contract, window_partitions=6, excluded={f"2026-04-0{i}": ["x"] for i in range(1, 6)}
+        )
