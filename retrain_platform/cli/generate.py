@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -41,19 +42,23 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from retrain_platform.core.synthetic import write_landing_files
 
     contract = contract_from(args)
-    start, drift, faults = _generation(args)
     landing = Path(args.landing) if args.landing else layout().landing_root / contract.dataset
-    files = write_landing_files(
-        contract,
-        landing,
-        start=start,
-        days=args.days,
-        rows_per_day=args.rows_per_day,
-        seed=args.seed,
-        drift=drift,
-        faults=faults,
-        file_format=args.format,
-    )
+    try:
+        start, drift, faults = _generation(args)
+        files = write_landing_files(
+            contract,
+            landing,
+            start=start,
+            days=args.days,
+            rows_per_day=args.rows_per_day,
+            seed=args.seed,
+            drift=drift,
+            faults=faults,
+            file_format=args.format,
+        )
+    except ValueError as error:  # bad options (days, rows, seed, faults): say which, no trace
+        print(f"generate: {error}", file=sys.stderr)
+        return 2
     for file in files:
         note = f"  fault: {file.fault}" if file.fault else ""
         print(f"{file.path}  {file.rows:>9,} rows{note}")
