@@ -15,21 +15,11 @@ from typing import Any
 import polars as pl
 
 from retrain_platform.cli.options import add_contract_option, contract_from
+from retrain_platform.core.ingest.ledger import SUMMARY_SCHEMA
 from retrain_platform.home import layout
 
-COLUMNS = (
-    "file",
-    "status",
-    "size",
-    "first_seen",
-    "rows_landed",
-    "rows_raw",
-    "rows_quarantined",
-    "quarantined_by_reason",
-    "rows_outside",
-    "rows_pending",
-    "partitions",
-)
+# The summary's columns shown in the table (the fingerprint and the message are not).
+COLUMNS = tuple(c for c in SUMMARY_SCHEMA if c not in ("fingerprint", "message"))
 
 
 def format_ledger(summary: pl.DataFrame) -> str:

@@ -57,6 +57,24 @@ SCHEMA: dict[str, pl.DataType] = {
 }
 
 
+# One row per file version (`file_summary`): its status now and where its rows went.
+SUMMARY_SCHEMA: dict[str, pl.DataType] = {
+    "file": pl.String(),
+    "fingerprint": pl.String(),
+    "status": pl.String(),
+    "size": pl.Int64(),
+    "first_seen": SCHEMA["recorded_at"],
+    "rows_landed": pl.Int64(),
+    "rows_raw": pl.Int64(),
+    "rows_quarantined": pl.Int64(),
+    "quarantined_by_reason": pl.String(),
+    "rows_outside": pl.Int64(),
+    "rows_pending": pl.Int64(),
+    "partitions": pl.String(),
+    "message": pl.String(),
+}
+
+
 @dataclass(frozen=True)
 class LedgerRecord:
     """One event of one file version. `partition` is set on the records a raw run writes."""
@@ -168,23 +186,7 @@ def file_summary(ledger: pl.DataFrame) -> pl.DataFrame:
     record of each (version, partition).
     """
     if ledger.is_empty():
-        return pl.DataFrame(
-            schema={
-                "file": pl.String(),
-                "fingerprint": pl.String(),
-                "status": pl.String(),
-                "size": pl.Int64(),
-                "first_seen": SCHEMA["recorded_at"],
-                "rows_landed": pl.Int64(),
-                "rows_raw": pl.Int64(),
-                "rows_quarantined": pl.Int64(),
-                "quarantined_by_reason": pl.String(),
-                "rows_outside": pl.Int64(),
-                "rows_pending": pl.Int64(),
-                "partitions": pl.String(),
-                "message": pl.String(),
-            }
-        )
+        return pl.DataFrame(schema=SUMMARY_SCHEMA)
     ordered = ledger.sort("recorded_at")
     level = ordered.filter(pl.col("partition").is_null())
     versions = level.group_by("file", "fingerprint", maintain_order=True).agg(
@@ -239,20 +241,6 @@ def file_summary(ledger: pl.DataFrame) -> pl.DataFrame:
         summary.with_columns(
             status.alias("status"), pl.Series("quarantined_by_reason", reasons, dtype=pl.String)
         )
-        .select(
-            "file",
-            "fingerprint",
-            "status",
-            "size",
-            "first_seen",
-            "rows_landed",
-            "rows_raw",
-            "rows_quarantined",
-            "quarantined_by_reason",
-            "rows_outside",
-            "rows_pending",
-            "partitions",
-            "message",
-        )
+        .select(list(SUMMARY_SCHEMA))
         .sort("file", "first_seen")
     )
