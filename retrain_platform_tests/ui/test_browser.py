@@ -529,6 +529,36 @@ def check_checks_tab(
     return statuses
 
 
+def start_landing_sensor_with_bad_files(dagster: Dagster, contract) -> None:
+    """Land an unreadable and an empty file, then start the landing sensor (as the UI's toggle)."""
+    landing = Path(dagster.env["RETRAIN_HOME"]) / "landing" / contract.dataset
+    landed = time.time() - 120  # landed two minutes ago: past the grace period, read at once
+    for name, data in (("broken_upload.parquet", b"PAR1 this is not parquet"), ("empty.csv", b"")):
+        (landing / name).write_bytes(data)
+        os.utime(landing / name, (landed, landed))
+    selector = {**_repository_selector(dagster), "sensorName": f"{contract.dataset}_landing_sensor"}
+    result = dagster.graphql(
+        """mutation($s: SensorSelector!) { startSensor(sensorSelector: $s) { __typename
+            ... on Sensor { sensorState { status } } } }""",
+        {"s": selector},
+    )["startSensor"]
+    assert result["sensorState"]["status"] == "RUNNING", result
+
+
+def check_ledger(page, base_url: str, key: list[str], shot: Path) -> None:
+    """The ledger asset's page shows the sensor's latest observation: statuses and the files."""
+    page.goto(f"{base_url}/assets/{'/'.join(key)}")
+    deadline = time.monotonic() + RUN_S
+    while not page.get_by_text("broken_upload.parquet").count():
+        assert time.monotonic() < deadline, "no observation of the landing ledger shown"
+        page.wait_for_timeout(2_000)
+        page.reload()
+    row = page.get_by_text("broken_upload.parquet").first
+    row.scroll_into_view_if_needed()
+    assert "unreadable" in page.locator("body").inner_text()
+    page.screenshot(path=str(shot))
+
+
 # -- the test ------------------------------------------------------------------------------------
 
 
@@ -555,7 +585,7 @@ def test_lineage_partition_run_backfill_and_checks_in_chromium(
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shots = {
         name: ARTIFACTS / f"{name}.png"
-        for name in ("01-lineage", "02-partition-run", "03-backfill", "04-checks")
+        for name in ("01-lineage", "02-partition-run", "03-backfill", "04-checks", "05-ledger")
     }
     for stale in ARTIFACTS.glob("*.png"):
         stale.unlink()
@@ -621,6 +651,10 @@ def test_lineage_partition_run_backfill_and_checks_in_chromium(
             statuses = check_checks_tab(
                 page, dagster.base_url, valid, checks, partition_checks, shots["04-checks"]
             )
+
+            # (5) the landing ledger: the sensor's observation of landing/<dataset>, its files
+            start_landing_sensor_with_bad_files(dagster, contract)
+            check_ledger(page, dagster.base_url, keys.ledger_key(contract).path, shots["05-ledger"])
         except BaseException:
             page.screenshot(path=str(ARTIFACTS / "failure.png"))
             print(f"\nfailure screenshot: {ARTIFACTS / 'failure.png'}\n{dagster.tails()}")
