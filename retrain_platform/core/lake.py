@@ -3,6 +3,12 @@
 Writes replace whole partitions in one atomic commit (a predicate overwrite), so re-running a
 partition is idempotent and a crash mid-write leaves the previous version in place. Concurrent
 writers of other partitions can make a commit fail; it is retried.
+
+Schema evolution: a column the data has and the table does not (a column added to the
+contract) is added to the table in the same commit (Delta schema merge); older partitions read
+back with nulls in it. A column the table has and the data lacks (removed from the contract),
+or a column whose type changed, is refused with a `SchemaEvolutionError` that names the table,
+the column and how to proceed, before anything is written.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import polars as pl
-from deltalake import CommitProperties, DeltaTable, write_deltalake
+import pyarrow as pa
+from deltalake import CommitProperties, DeltaTable, Schema, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
 from retrain_platform.core.platform_columns import PARTITION
@@ -37,6 +44,43 @@ def partition_predicate(partitions: Iterable[str], extra: Mapping[str, str] | No
     for column, value in (extra or {}).items():
         clause += f" AND {column} = {_sql_literal(value)}"
     return clause
+
+
+class SchemaEvolutionError(ValueError):
+    """The data cannot be written into the table without dropping or retyping a column."""
+
+
+def _type_name(delta_type: object) -> str:
+    """`double`, `string`, ... for primitive types; the full description for nested ones."""
+    name = getattr(delta_type, "type", None)
+    return (
+        name
+        if isinstance(name, str) and name not in ("struct", "array", "map")
+        else str(delta_type)
+    )
+
+
+def _schema_change(existing: DeltaTable, data: pa.Schema, uri: str) -> bool:
+    """True when `data` adds columns to the table; raises when it drops or retypes one."""
+    table = {f.name: _type_name(f.type) for f in existing.schema().fields}
+    incoming = {f.name: _type_name(f.type) for f in Schema.from_arrow(data).fields}
+    removed = sorted(set(table) - set(incoming))
+    if removed:
+        msg = (
+            f"{uri}: column(s) {', '.join(removed)} are in the table but not in the data (removed "
+            "from the contract?). Columns are only ever added: put them back in the contract, or "
+            "give the changed dataset a new name (a new table) and backfill it"
+        )
+        raise SchemaEvolutionError(msg)
+    retyped = [f"{c} ({table[c]} -> {incoming[c]})" for c in table if table[c] != incoming[c]]
+    if retyped:
+        msg = (
+            f"{uri}: column(s) {', '.join(retyped)} changed type. A type is never changed in "
+            "place: add the column under a new name (and remove the old one from the contract "
+            "later, in a new table), or give the changed dataset a new name and backfill it"
+        )
+        raise SchemaEvolutionError(msg)
+    return bool(set(incoming) - set(table))
 
 
 def table_exists(uri: str, storage_options: Mapping[str, str] | None = None) -> bool:
@@ -79,6 +123,7 @@ def overwrite_partitions(
                 partition_by=[PARTITION],
                 storage_options=options,
             )
+            evolve = _schema_change(existing, data.schema, uri)
             write_deltalake(
                 existing,
                 data,
@@ -86,6 +131,7 @@ def overwrite_partitions(
                 partition_by=[PARTITION],
                 predicate=partition_predicate(partitions, extra_predicate),
                 commit_properties=properties,
+                schema_mode="merge" if evolve else None,
             )
             return existing.version()
         except CommitFailedError:
