@@ -4,6 +4,8 @@
 (as the daemon keeps it), evaluates the automation conditions with
 `dg.evaluate_automation_conditions` (its cursor kept, the evaluation time simulated) and executes
 what they request on the instance, tagged as the daemon tags its runs. It decides nothing itself.
+`persist` writes the kept cursors into the instance as the sensors' state, so the daemon of
+`make dev` on the same home carries on from them.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from retrain_platform.defs.monitoring import metadata as mon
 from retrain_platform.defs.monitoring.retrain_sensor import retrain_sensor_name
 from retrain_platform.demo import timeline as lt
 from retrain_platform.demo.backfill import QUIET, range_tags
+from retrain_platform.demo.sensor_state import automation_cursor_text, persist_sensor_cursors
 from retrain_platform.resources import ClockResource
 from retrain_platform.resources.tracking import MlflowResource
 
@@ -143,6 +146,12 @@ class LoopDriver:
 
     def retrain_tick(self) -> Any:
         return self._tick(self.retrain)
+
+    def persist(self) -> dict[str, str | None]:
+        """Store the sensors' cursors and the automation evaluation state in the instance."""
+        cursors = {name: self.cursors.get(name) for name in (self.landing.name, self.retrain.name)}
+        cursors[AUTOMATION_SENSOR_NAME] = automation_cursor_text(self.automation_cursor)
+        return persist_sensor_cursors(self.instance, self.defs, cursors)
 
     def champion(self) -> int | None:
         """The registry version the champion alias points to now."""

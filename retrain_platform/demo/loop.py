@@ -219,6 +219,7 @@ def run_closed_loop(
         defs, contract, instance, partitions, run_config=options.run_config(contract), echo=echo
     )
     driver.evaluate_automation()
+    driver.persist()
     echo(f"backfill done in {time.perf_counter() - started:.0f} s; daily phase:")
     days, scores = _daily_phase(driver, files[options.backfill_days :], landing, options, echo)
     return _finish(home, contract, options, days, scores, echo, started)
@@ -237,6 +238,7 @@ def _daily_phase(
         facts, new_scores = run_day(driver, file, landing, options.run_config(driver.contract))
         scores += new_scores
         days.append(facts)
+        driver.persist()  # the daemon of `make dev` on this home starts from the last day
         echo(lt.progress_line(facts, new_scores[-1] if new_scores else None))
     return days, scores
 
