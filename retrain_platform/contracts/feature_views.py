@@ -24,7 +24,12 @@ from retrain_platform.contracts.model import (
     Lag,
     Window,
 )
-from retrain_platform.contracts.parsing import ContractError, Reader, parse_duration
+from retrain_platform.contracts.parsing import (
+    ContractError,
+    Reader,
+    compact_duration,
+    parse_duration,
+)
 
 _EVENTS = re.compile(r"^(\d+)\s*(ev|events?)$")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -124,10 +129,10 @@ def _parse_view(
         if col not in features:
             v.fail(f"{col!r} is not a contract feature", v.sub("passthrough"))
     numeric = {n for n, c in columns.items() if c.is_numeric or c.dtype == "bool"}
-    aggregates, spans = _parse_aggregates(v, numeric)
-    label_aggregates, label_spans = _parse_label_aggregates(v)
+    aggregates, spans = _parse_aggregates(v, numeric, label)
+    label_aggregates, label_spans = _parse_label_aggregates(v, label)
     spans += label_spans
-    lags = _parse_lags(v, features)
+    lags = _parse_lags(v, features, label)
     encodings = _parse_encodings(v, columns)
     since_previous = bool(v.get("time_since_previous", False))
     partial = FeatureView(
@@ -165,13 +170,23 @@ def _parse_view(
 
 
 def _parse_aggregates(
-    v: Reader, numeric: set[str]
+    v: Reader, numeric: set[str], label: Label
 ) -> tuple[tuple[Aggregate, ...], list[timedelta]]:
-    """`aggregates`: functions of a contract column over windows; also the windows' spans."""
+    """`aggregates`: functions of a contract column over windows; also the windows' spans.
+
+    The label column is refused here: an aggregate would read labels before they are known
+    (label features are declared under `label_aggregates`, which honour `label.delay`).
+    """
     aggregates, spans = [], []
     for j, entry in enumerate(_list(v, "aggregates")):
         a = Reader(v.path, f"{v.sub('aggregates')}[{j}]", entry)
         column = a.get("column", required=True)
+        if column == label.column.name:
+            a.fail(
+                f"{column!r} is the label: an aggregate would read labels before they are known; "
+                "declare it under label_aggregates (they wait for label.delay)",
+                a.sub("column"),
+            )
         functions = _choices(a, "functions", AGGREGATE_FUNCTIONS)
         if column not in numeric and set(functions) - {"count", "last"}:
             a.fail(f"{column!r} is not a numeric contract column", a.sub("column"))
@@ -182,25 +197,42 @@ def _parse_aggregates(
     return tuple(aggregates), spans
 
 
-def _parse_label_aggregates(v: Reader) -> tuple[tuple[LabelAggregate, ...], list[timedelta]]:
-    """`label_aggregates`: functions of the labels known so far, over windows."""
+def _parse_label_aggregates(
+    v: Reader, label: Label
+) -> tuple[tuple[LabelAggregate, ...], list[timedelta]]:
+    """`label_aggregates`: functions of the labels known so far, over windows.
+
+    A time window must be longer than `label.delay`: a shorter one could hold no known label.
+    """
     label_aggregates, spans = [], []
     for j, entry in enumerate(_list(v, "label_aggregates")):
         a = Reader(v.path, f"{v.sub('label_aggregates')}[{j}]", entry)
         functions = _choices(a, "functions", LABEL_FUNCTIONS)
         windows = _windows(a)
+        for w in windows:
+            if w.duration is not None and w.duration <= label.delay:
+                a.fail(
+                    f"label window {w.text} is not longer than the label delay "
+                    f"{compact_duration(label.delay)}: no label in it is known yet",
+                    a.sub("windows"),
+                )
         a.finish()
         label_aggregates.append(LabelAggregate(functions, windows))
         spans += [w.duration for w in windows if w.duration]
     return tuple(label_aggregates), spans
 
 
-def _parse_lags(v: Reader, features: tuple[str, ...]) -> tuple[Lag, ...]:
+def _parse_lags(v: Reader, features: tuple[str, ...], label: Label) -> tuple[Lag, ...]:
     """`lags`: a contract feature's value k events earlier."""
     lags = []
     for j, entry in enumerate(_list(v, "lags")):
         a = Reader(v.path, f"{v.sub('lags')}[{j}]", entry)
         column = a.get("column", required=True)
+        if column == label.column.name:
+            a.fail(
+                f"{column!r} is the label: a lag would read a label before it is known",
+                a.sub("column"),
+            )
         if column not in features:
             a.fail(f"{column!r} is not a contract feature", a.sub("column"))
         values = _list(a, "lags", required=True)

@@ -111,3 +111,12 @@ def as_choices(reader: Reader, name: str, allowed: tuple[str, ...]) -> tuple[str
                 f"unknown {name[:-1]} {value!r} (one of: {', '.join(allowed)})", reader.sub(name)
             )
     return tuple(values)
+
+
+def compact_duration(span: timedelta) -> str:
+    """A duration as a contract writes it: 2d, 30m, 90s."""
+    seconds = int(span.total_seconds())
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

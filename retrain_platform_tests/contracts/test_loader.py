@@ -120,6 +120,30 @@ def _set_feature(index, **values):
             lambda raw: raw["event_timestamp"].update(dtype="string"),
             r"event_timestamp\.dtype: must be datetime or date",
         ),
+        (
+            lambda raw: (
+                raw["feature_views"][0]
+                .setdefault("aggregates", [])
+                .append(
+                    {"column": raw["label"]["name"], "functions": ["last"], "windows": ["1 events"]}
+                )
+            ),
+            r"feature_views\[card_history\]\.aggregates\[\d+\]\.column: '\w+' is the label: an "
+            r"aggregate would read labels before they are known",
+        ),
+        (
+            lambda raw: raw["feature_views"][0]["lags"].append(
+                {"column": raw["label"]["name"], "lags": [1]}
+            ),
+            r"feature_views\[card_history\]\.lags\[\d+\]\.column: '\w+' is the label",
+        ),
+        (
+            lambda raw: raw["feature_views"][0]["label_aggregates"].append(
+                {"functions": ["rate"], "windows": ["1d"]}
+            ),
+            r"feature_views\[card_history\]\.label_aggregates\[1\]\.windows: label window 1d is "
+            r"not longer than the label delay 2d",
+        ),
     ],
 )
 def test_contract_errors_name_file_and_key(tmp_path, mutate, expected):
