@@ -48,7 +48,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except ContractError as exc:
-        print(f"contract error: {exc}", file=sys.stderr)
+        problems = str(exc).splitlines()
+        if len(problems) == 1:
+            print(f"contract error: {problems[0]}", file=sys.stderr)
+        else:
+            print(f"{len(problems)} contract errors:", file=sys.stderr)
+            for problem in problems:
+                print(f"  {problem}", file=sys.stderr)
         return 2
 
 

@@ -30,27 +30,92 @@ __all__ = ["ContractError", "load_contract", "parse_contract", "parse_duration"]
 _Roles = list[tuple[str, Column]]
 
 
+_SECTIONS = (
+    "dataset",
+    "description",
+    "owner",
+    "event_timestamp",
+    "label",
+    "features",
+    "entity_keys",
+    "identifiers",
+    "primary_key",
+    "partitioning",
+    "expectations",
+    "policy",
+    "feature_views",
+)
+
+
+class _Problems:
+    """Runs each section's parser and keeps every error, to report all of them at once."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def attempt(self, parse: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return parse(*args, **kwargs)
+        except ContractError as exc:
+            self.errors.extend(str(exc).splitlines())
+            return None
+
+    def raise_any(self) -> None:
+        if self.errors:
+            raise ContractError("\n".join(self.errors))
+
+
 def parse_contract(raw: Any, *, source: str) -> DatasetContract:
-    """Validate a parsed YAML document and build the contract; `source` names it in errors."""
+    """Validate a parsed YAML document and build the contract; `source` names it in errors.
+
+    Every section is checked even when an earlier one is wrong, and every problem found is in the
+    one `ContractError` raised (a line each); sections that build on a broken one (the roles of
+    the columns, feature views over a broken label) are checked once it is fixed.
+    """
     r = Reader(source, "", raw)
-    dataset = r.get("dataset", required=True)
-    if not isinstance(dataset, str) or not VALID_NAME.match(dataset):
-        r.fail(f"{dataset!r} is not a valid dataset name (letters, digits, _)", "dataset")
-    event_timestamp, from_row_index = parse_event_timestamp(r)
-    label = parse_label(r)
-    features = parse_columns(r, "features", required=True)
-    entity_keys = parse_columns(r, "entity_keys")
-    identifiers = parse_columns(r, "identifiers")
+    problems = _Problems()
+    dataset = r.get("dataset", required=True) if "dataset" in r.value else None
+    if dataset is None or not isinstance(dataset, str) or not VALID_NAME.match(dataset):
+        problems.attempt(
+            r.fail, f"{dataset!r} is not a valid dataset name (letters, digits, _)", "dataset"
+        )
+    stamp = problems.attempt(parse_event_timestamp, r)
+    label = problems.attempt(parse_label, r)
+    features = problems.attempt(parse_columns, r, "features", required=True)
+    entity_keys = problems.attempt(parse_columns, r, "entity_keys")
+    identifiers = problems.attempt(parse_columns, r, "identifiers")
+    partitioning = problems.attempt(_partitioning, r)
+    if None in (stamp, label, features, entity_keys, identifiers):
+        # the columns are broken: check the sections that only need their names, then stop
+        declared = _declared_names(raw)
+        problems.attempt(parse_expectations, r, declared)
+        problems.attempt(parse_policy, r, declared)
+        r.mark_used(*_SECTIONS)
+        problems.attempt(r.finish)
+        problems.raise_any()
+    event_timestamp, from_row_index = stamp
 
     roles = [("entity_keys", c) for c in entity_keys] + [("identifiers", c) for c in identifiers]
     roles += [("event_timestamp", event_timestamp), ("label", label.column)]
     roles += [("features", c) for c in features]
-    _check_one_role_per_column(r, roles)
+    problems.attempt(_check_one_role_per_column, r, roles)
     names = {col.name for _, col in roles}
-    primary_key = _primary_key(r, roles, names)
-    partitioning = _partitioning(r)
-
-    contract = DatasetContract(
+    primary_key = problems.attempt(_primary_key, r, roles, names)
+    expectations = problems.attempt(parse_expectations, r, names)
+    policy = problems.attempt(parse_policy, r, names)
+    feature_views = problems.attempt(
+        parse_feature_views,
+        r,
+        {col.name: col for _, col in roles if col.name != label.column.name}
+        | {label.column.name: label.column},
+        label,
+        tuple(c.name for c in entity_keys),
+        tuple(c.name for c in features),
+    )
+    description, owner = str(r.get("description", "")), str(r.get("owner", "team:ml-platform"))
+    problems.attempt(r.finish)
+    problems.raise_any()
+    return DatasetContract(
         dataset=dataset,
         source_path=source,
         event_timestamp=event_timestamp,
@@ -61,21 +126,27 @@ def parse_contract(raw: Any, *, source: str) -> DatasetContract:
         identifiers=identifiers,
         primary_key=primary_key,
         timestamp_from_row_index=from_row_index,
-        expectations=parse_expectations(r, names),
-        policy=parse_policy(r, names),
-        feature_views=parse_feature_views(
-            r,
-            {col.name: col for _, col in roles if col.name != label.column.name}
-            | {label.column.name: label.column},
-            label,
-            tuple(c.name for c in entity_keys),
-            tuple(c.name for c in features),
-        ),
-        description=str(r.get("description", "")),
-        owner=str(r.get("owner", "team:ml-platform")),
+        expectations=expectations,
+        policy=policy,
+        feature_views=feature_views,
+        description=description,
+        owner=owner,
     )
-    r.finish()
-    return contract
+
+
+def _declared_names(raw: dict[str, Any]) -> set[str]:
+    """Every column name the document declares, read leniently (some sections are broken)."""
+    names = set()
+    for section in ("features", "entity_keys", "identifiers"):
+        items = raw.get(section)
+        for item in items if isinstance(items, list) else []:
+            if isinstance(item, dict) and isinstance(item.get("name"), str):
+                names.add(item["name"])
+    for section in ("event_timestamp", "label"):
+        item = raw.get(section)
+        if isinstance(item, dict) and isinstance(item.get("name"), str):
+            names.add(item["name"])
+    return names
 
 
 def _check_one_role_per_column(r: Reader, roles: _Roles) -> None:

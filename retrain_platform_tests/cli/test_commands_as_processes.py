@@ -70,3 +70,21 @@ def test_backtest_compares_policies_on_generated_files(home, tmp_path):
     missing = _cli(home, "backtest", "--source", str(tmp_path / "nowhere"))
     assert missing.returncode != 0
     assert "nowhere" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_a_bad_contract_is_reported_with_every_problem(home, tmp_path):
+    import yaml
+
+    from retrain_platform.contracts import DEFAULT_CONTRACT_PATH
+
+    raw = yaml.safe_load(DEFAULT_CONTRACT_PATH.read_text())
+    raw["partitioning"]["grain"] = "fortnightly"
+    raw["policy"]["drift_html"] = "sometimes"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(raw))
+    done = _cli(home, "landing", "--contract", str(bad))
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert lines[0] == "2 contract errors:"
+    assert "unknown grain 'fortnightly'" in lines[1] and "'sometimes'" in lines[2]
+    assert "Traceback" not in done.stderr

@@ -11,7 +11,6 @@ import pytest
 from retrain_platform_tests.fixtures.landing import LandingHarness, write
 from retrain_platform_tests.reliability.test_landing_faults import _out_of_range, good
 
-
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "cli"
 
 

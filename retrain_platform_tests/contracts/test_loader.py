@@ -153,6 +153,28 @@ def test_contract_errors_name_file_and_key(tmp_path, mutate, expected):
     assert str(info.value).startswith(f"{path}: ")
 
 
+def test_every_mistake_is_reported_at_once(tmp_path):
+    def three_mistakes(raw):
+        raw["features"][0]["dtype"] = "float65"
+        raw["partitioning"]["grain"] = "fortnightly"
+        raw["policy"]["drift_html"] = "sometimes"
+        raw["colour"] = "blue"
+
+    path = _write(tmp_path, three_mistakes)
+    with pytest.raises(ContractError) as info:
+        load_contract(path)
+    lines = str(info.value).splitlines()
+    assert len(lines) == 4, lines
+    assert all(line.startswith(f"{path}: ") for line in lines)
+    for expected in (
+        "unknown dtype 'float65'",
+        "unknown grain 'fortnightly'",
+        "'sometimes'",
+        "'colour'",
+    ):
+        assert any(expected in line for line in lines), (expected, lines)
+
+
 def test_unreadable_and_invalid_yaml_name_the_file(tmp_path):
     with pytest.raises(ContractError, match="cannot read contract"):
         load_contract(tmp_path / "absent.yaml")
