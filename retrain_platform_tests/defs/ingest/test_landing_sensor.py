@@ -14,9 +14,9 @@ import polars as pl
 import pytest
 
 from retrain_platform.core.ingest import ledger
-from retrain_platform.defs.ingest.landing_sensor import DIGEST_TAG
 from retrain_platform.core.synthetic import Fault, generate_day, write_landing_files
 from retrain_platform.definitions import build_definitions
+from retrain_platform.defs.ingest.landing_sensor import DIGEST_TAG
 
 pytestmark = [
     pytest.mark.filterwarnings("ignore::dagster.BetaWarning"),
@@ -143,7 +143,8 @@ def test_a_partition_whose_run_failed_is_requested_again(landing):
 
     @dg.op
     def killed() -> None:
-        raise RuntimeError("the run worker was killed")
+        msg = "the run worker was killed"
+        raise RuntimeError(msg)
 
     failed = dg.GraphDefinition(name="killed_raw", node_defs=[killed]).to_job()
     failed.execute_in_process(
