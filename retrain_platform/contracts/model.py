@@ -157,6 +157,10 @@ class Policy:
     # Retrain once this many labelled rows arrived after the champion's training window (off
     # when None): the lowest-priority trigger, after drift, performance and age.
     retrain_on_new_labelled_rows: int | None = None
+    # Serving budgets a candidate must meet before it becomes champion (checked in a child
+    # process by the deployment step): p99 latency of single-row predictions, size of the model.
+    max_p99_ms: float = 50.0
+    max_model_mb: float = 200.0
 
 
 @dataclass(frozen=True)

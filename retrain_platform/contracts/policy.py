@@ -80,6 +80,8 @@ _POLICY_FIELDS: dict[str, Callable[[Any], Any]] = {
     "min_slice_rows": int,
     "max_gate_rejection_rate": float,
     "retrain_on_new_labelled_rows": int,
+    "max_p99_ms": float,
+    "max_model_mb": float,
 }
 
 
@@ -129,3 +131,6 @@ def _check_policy_values(p: Reader, values: dict[str, Any], column_names: set[st
         p.fail(f"{values['drift_html']!r} is not one of {choices}", p.sub("drift_html"))
     if values.get("retrain_on_new_labelled_rows", 1) < 1:
         p.fail("must be a positive number of rows", p.sub("retrain_on_new_labelled_rows"))
+    for budget in ("max_p99_ms", "max_model_mb"):
+        if not values.get(budget, 1.0) > 0:
+            p.fail("must be a positive budget", p.sub(budget))

@@ -41,11 +41,11 @@ class LoadedModel:
 
 
 def load_version(store: MlflowStore, name: str, version: int) -> LoadedModel:
-    """Load `models:/<name>/<version>` with MLflow's LightGBM flavor (a native Booster)."""
-    import mlflow.lightgbm
+    """Load `models:/<name>/<version>` from its LightGBM text file, its recorded sha256 checked
+    (`core.models.loading`; never through the flavor's loader, which can unpickle code)."""
+    from retrain_platform.core.models.loading import load_registered_booster
 
-    store.activate()
-    booster = mlflow.lightgbm.load_model(f"models:/{name}/{version}")
+    booster = load_registered_booster(store, name, version).booster
     return LoadedModel(name, version, booster, tuple(booster.feature_name()))
 
 

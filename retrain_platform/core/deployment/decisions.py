@@ -1,10 +1,13 @@
-"""The decision history: an append-only Delta table, one row per retraining cycle or rollback.
+"""The decision history: an append-only Delta table, one row per retraining cycle or alias move.
 
 Every cycle is recorded, passed or failed: when and why it ran, the training-set version and
 window, both models' holdout metrics, the gate's verdict and failures, whether the challenger
-was promoted, and which version was champion before and after. Rows are only ever appended, so
-"which model was champion at time T" is the `champion_after` of the last row at or before T
-(`champion_at`); the table's own Delta history is the audit trail of the writes.
+was promoted, and which version was champion before and after. Every move of `champion` is a
+row too: promotions (`retrain`, promoted), rollbacks (`rollback`) and moves made outside the
+platform, noticed later (`alias_move`, see `alias_moves`). Rows are only ever appended, all
+timed by the platform clock, so "which model was champion at time T" is the `champion_after` of
+the last row at or before T (`champion_at`); the table's own Delta history is the audit trail of
+the writes.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from deltalake import write_deltalake
 
 from retrain_platform.core.lake import table_exists
 
-RETRAIN, ROLLBACK = "retrain", "rollback"
+RETRAIN, ROLLBACK, ALIAS_MOVE = "retrain", "rollback", "alias_move"
 TRIGGER_TAG = "retrain/trigger"
 REASON_TAG = "retrain/reason"
 MANUAL = "manual"

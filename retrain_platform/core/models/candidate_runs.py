@@ -5,7 +5,9 @@ the training-set reference, the code version and, as the artifact `training/reco
 exact inputs of the final fit (typed parameters, rounds, feature list), which is what
 `reproduce` reads. The model is logged with MLflow's LightGBM flavor, its signature, an input
 example and explicit pip requirements (inferring them imports and inspects the environment,
-about 2-5 s per model against 0.1 s).
+about 2-5 s per model against 0.1 s). The registered version is tagged with the sha256 and size of
+its `model.lgb`, which every load checks (`core.models.loading`: models are parsed from that text
+file, never through the flavor's loader, which can unpickle code named by the artifact).
 """
 
 from __future__ import annotations
@@ -26,6 +28,13 @@ from mlflow.types import ColSpec, Schema
 
 from retrain_platform.core.datasets.ref import DatasetRef
 from retrain_platform.core.models.gate import GateVerdict
+from retrain_platform.core.models.loading import (
+    TAG_MODEL_BYTES,
+    TAG_MODEL_SHA256,
+    load_registered_booster,
+    logged_model_digest,
+    parse_version_uri,
+)
 from retrain_platform.core.models.mlflow_store import MlflowStore, code_version
 from retrain_platform.core.models.training import LIGHTGBM_VERSION, TrainingResult
 
@@ -154,10 +163,16 @@ def log_candidate(
             pip_requirements=pip_requirements(),
         )
         seconds = time.perf_counter() - started
+    sha256, size = logged_model_digest(store, info.model_id)
     version = mlflow.register_model(
         info.model_uri,
         registered_name,
-        tags={**dataset.tags(), TAG_GATE_VERDICT: PENDING},
+        tags={
+            **dataset.tags(),
+            TAG_GATE_VERDICT: PENDING,
+            TAG_MODEL_SHA256: sha256,
+            TAG_MODEL_BYTES: str(size),
+        },
     )
     return LoggedCandidate(
         run.info.run_id,
@@ -170,9 +185,10 @@ def log_candidate(
 
 
 def load_booster(store: MlflowStore, model_uri: str) -> Any:
-    """Load a logged LightGBM model (a `lightgbm.Booster`) from a run, model or registry URI."""
-    store.activate()
-    return mlflow.lightgbm.load_model(model_uri)
+    """Load registered version `models:/<name>/<version>` (a `lightgbm.Booster`) from its text
+    model file, its recorded sha256 checked (`core.models.loading`)."""
+    name, version = parse_version_uri(model_uri)
+    return load_registered_booster(store, name, version).booster
 
 
 def load_json(store: MlflowStore, run_id: str, path: str) -> dict[str, Any]:

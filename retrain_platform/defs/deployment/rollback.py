@@ -2,20 +2,22 @@
 
 One op: two registry alias moves, one row appended to the decision history, and a
 materialization event on `deployment/<dataset>` so the catalog shows the restored champion.
-`retrain-platform rollback` runs this same job.
+A champion moved by hand since the last recorded move is recorded first, and the version that
+served before it becomes the rollback target (`alias_moves`), so rollback returns to it rather
+than to an older `previous`. Rows read the platform clock. `retrain-platform rollback` runs this
+same job.
 """
-
-from datetime import UTC, datetime
 
 import dagster as dg
 from pydantic import Field
 
 from retrain_platform.contracts import DatasetContract
+from retrain_platform.core.deployment.alias_moves import record_external_alias_moves
 from retrain_platform.core.deployment.decisions import ROLLBACK, Decision, trigger_and_reason
 from retrain_platform.core.deployment.registry import RollbackError, rollback
 from retrain_platform.defs import model_keys as mk
 from retrain_platform.defs.deployment.state import record_deployment_event
-from retrain_platform.resources import DeltaLakeResource
+from retrain_platform.resources import ClockResource, DeltaLakeResource
 from retrain_platform.resources.notifier import NotifierResource
 from retrain_platform.resources.tracking import MlflowResource
 
@@ -44,15 +46,26 @@ def build_rollback_job(contract: DatasetContract) -> dg.JobDefinition:
         mlflow: MlflowResource,
         lake: DeltaLakeResource,
         notifier: NotifierResource,
+        clock: ClockResource,
     ) -> int:
-        name = mlflow.registry_model_name(contract)
+        name, client = mlflow.registry_model_name(contract), mlflow.client()
+        noticed = record_external_alias_moves(
+            client,
+            name,
+            lake.uri(mk.DEPLOYMENT, mk.decisions_table(contract)),
+            dataset=contract.dataset,
+            now=clock.now(),
+            storage_options=lake.storage_options,
+        )
+        if noticed is not None:
+            context.log.warning(noticed.reason)
         try:
-            move = rollback(mlflow.client(), name)
+            move = rollback(client, name)
         except RollbackError as exc:
             raise dg.Failure(str(exc)) from exc
         trigger, _ = trigger_and_reason(context.run.tags)
         decision = Decision(
-            decided_at=datetime.now(UTC),
+            decided_at=clock.now(),
             event=ROLLBACK,
             dataset=contract.dataset,
             trigger=trigger,

@@ -3,10 +3,10 @@
 When it fails, `registered_model` (the approved version, alias `challenger`) and `deployment` do
 not run; the rejected cycle is appended to the decision history here, and alerted. Both
 downstream assets also refuse a version whose recorded verdict is not `passed`, because a
-blocking check only stops steps of its own run.
+blocking check only stops steps of its own run. The first holdout rows it scores are recorded on
+the candidate run with the challenger's scores (the golden requests the deployment step replays
+against the version before it becomes champion). Rows of the history read the platform clock.
 """
-
-from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -24,6 +24,11 @@ from retrain_platform.core.deployment.pipeline_health import (
     with_pending_cycle,
 )
 from retrain_platform.core.deployment.registry import CHAMPION, PREVIOUS, alias_version
+from retrain_platform.core.deployment.verification import (
+    GOLDEN_ROWS,
+    golden_requests,
+    record_golden,
+)
 from retrain_platform.core.models import candidate_runs as runs
 from retrain_platform.core.models.gate import (
     CHAMPION_UNSCORABLE,
@@ -31,10 +36,11 @@ from retrain_platform.core.models.gate import (
     evaluate_gate,
     with_failure,
 )
+from retrain_platform.core.models.inputs import feature_matrix
 from retrain_platform.core.models.training import holdout_rows, predict
 from retrain_platform.defs import model_keys as mk
 from retrain_platform.defs.models.metadata import gate_metadata, latest_candidate
-from retrain_platform.resources import DeltaLakeResource
+from retrain_platform.resources import ClockResource, DeltaLakeResource
 from retrain_platform.resources.notifier import NotifierResource
 from retrain_platform.resources.tracking import MlflowResource
 
@@ -56,6 +62,7 @@ def build_evaluation_gate(contract: DatasetContract) -> dg.AssetChecksDefinition
         mlflow: MlflowResource,
         lake: DeltaLakeResource,
         notifier: NotifierResource,
+        clock: ClockResource,
     ) -> dg.AssetCheckResult:
         candidate = latest_candidate(context.instance, contract)
         store, client = mlflow.store(), mlflow.client()
@@ -64,6 +71,15 @@ def build_evaluation_gate(contract: DatasetContract) -> dg.AssetChecksDefinition
         holdout = holdout_rows(dataset.read(lake.storage_options))
         model = runs.load_booster(store, candidate.version_uri)
         challenger = predict(model, holdout, model.feature_name())
+        record_golden(
+            store,
+            candidate.run_id,
+            golden_requests(
+                feature_matrix(holdout.head(GOLDEN_ROWS), model.feature_name()),
+                challenger,
+                model.feature_name(),
+            ),
+        )
         champion_version = alias_version(client, name, CHAMPION)
         champion, unscorable = None, None
         if champion_version is not None:
@@ -84,7 +100,7 @@ def build_evaluation_gate(contract: DatasetContract) -> dg.AssetChecksDefinition
                 lake.uri(mk.DEPLOYMENT, mk.decisions_table(contract)),
                 from_gate_record(
                     record,
-                    decided_at=datetime.now(UTC),
+                    decided_at=clock.now(),
                     dataset=contract.dataset,
                     trigger=trigger,
                     reason=reason,
@@ -120,7 +136,7 @@ def build_evaluation_gate(contract: DatasetContract) -> dg.AssetChecksDefinition
         if verdict.passed:
             history = with_pending_cycle(
                 history,
-                decided_at=datetime.now(UTC),
+                decided_at=clock.now(),
                 gate_passed=True,
                 champion_roc_auc=(record.get("champion") or {}).get("roc_auc"),
             )

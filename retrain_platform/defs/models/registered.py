@@ -2,7 +2,8 @@
 
 It moves the `challenger` alias to the approved version. It refuses a version whose recorded
 verdict is not `passed` even though the blocking `evaluation_gate` stops it in the same run,
-because a blocking check only stops steps of its own run.
+because a blocking check only stops steps of its own run. Its metadata carries the sha256 and
+size of the version's `model.lgb`, recorded at registration and checked by every load.
 """
 
 import dagster as dg
@@ -10,6 +11,7 @@ import dagster as dg
 from retrain_platform.contracts import DatasetContract
 from retrain_platform.core.deployment.registry import set_challenger
 from retrain_platform.core.models import candidate_runs as runs
+from retrain_platform.core.models.loading import TAG_MODEL_BYTES, TAG_MODEL_SHA256
 from retrain_platform.defs import model_keys as mk
 from retrain_platform.defs.models.metadata import latest_candidate
 from retrain_platform.resources.tracking import MlflowResource
@@ -55,6 +57,8 @@ def build_registered_model_asset(contract: DatasetContract) -> dg.AssetsDefiniti
                 "gate_verdict": verdict,
                 "dataset_version": candidate.dataset_version,
                 "alias": "challenger",
+                "model_sha256": tags.get(TAG_MODEL_SHA256, "not recorded"),
+                "model_bytes": int(tags.get(TAG_MODEL_BYTES, "-1")),
             }
         )
 

@@ -19,6 +19,13 @@ def test_gate_keys_default_to_the_threshold_method(contract):
     assert contract.policy.max_slice_regression == 0.10
 
 
+def test_serving_budgets_default_and_are_read(contract, weather_contract):
+    for shipped in (contract, weather_contract):
+        assert (shipped.policy.max_p99_ms, shipped.policy.max_model_mb) == (50.0, 200.0)
+    policy = _parse(max_p99_ms=5, max_model_mb=0.5).policy
+    assert (policy.max_p99_ms, policy.max_model_mb) == (5.0, 0.5)
+
+
 def test_gate_keys_are_read():
     policy = _parse(
         gate_method="bootstrap",
@@ -42,6 +49,9 @@ def test_gate_keys_are_read():
         ({"bootstrap_confidence": 1.5}, r"policy\.bootstrap_confidence: must be between 0 and 1"),
         ({"bootstrap_resamples": 10}, r"policy\.bootstrap_resamples: needs at least 100"),
         ({"min_slice_rows": "many"}, r"policy\.min_slice_rows: 'many' is not a valid int"),
+        ({"max_p99_ms": 0}, r"policy\.max_p99_ms: must be a positive budget"),
+        ({"max_model_mb": -1}, r"policy\.max_model_mb: must be a positive budget"),
+        ({"max_model_mb": "big"}, r"policy\.max_model_mb: 'big' is not a valid float"),
     ],
 )
 def test_gate_key_mistakes_name_the_key(policy, expected):

@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -21,11 +21,18 @@ from mlflow.models import get_model_info
 from retrain_platform.cli.main import build_parser
 from retrain_platform.contracts import DatasetContract
 from retrain_platform.core import platform_columns as pc
+from retrain_platform.core.deployment import record_external_alias_moves
 from retrain_platform.core.deployment.decisions import champion_at, read_decisions
 from retrain_platform.core.deployment.registry import CHAMPION, PREVIOUS, alias_version
 from retrain_platform.core.features.transforms import feature_table_name
 from retrain_platform.core.lake import overwrite_partitions, table_uri
 from retrain_platform.core.models import candidate_runs as runs
+from retrain_platform.core.models.loading import (
+    MODEL_FILE,
+    TAG_MODEL_BYTES,
+    TAG_MODEL_SHA256,
+    digest,
+)
 from retrain_platform.core.models.mlflow_store import MlflowStore
 from retrain_platform.core.models.reproduce import reproduce_version
 from retrain_platform.defs import deployment, models
@@ -191,6 +198,9 @@ def test_candidate_run_records_everything_needed(scenario):
     model_id = version.source.removeprefix("models:/")
     (folder,) = Path(scenario.home.home / "mlflow" / "artifacts").glob(f"*/models/{model_id}")
     pinned = (folder / "artifacts" / "requirements.txt").read_text().split()
+    stored = (folder / "artifacts" / MODEL_FILE).read_bytes()
+    assert version.tags[TAG_MODEL_SHA256] == digest(stored)  # recorded at registration
+    assert version.tags[TAG_MODEL_BYTES] == str(len(stored))
     assert any(line.startswith("lightgbm==") for line in pinned)
     assert not any(line.startswith("scikit-learn") for line in pinned)  # explicit, not inferred
     scenario.store.activate()
@@ -317,3 +327,42 @@ def test_rollback_command_moves_the_champion_back_as_a_process(scenario):
     assert alias_version(client, scenario.name, CHAMPION) == 1
     last = read_decisions(scenario.decisions_uri).row(-1, named=True)
     assert (last["event"], last["reason"], last["champion_after"]) == ("rollback", "cli drill", 1)
+
+
+def test_rollback_after_a_hand_moved_champion_returns_to_the_version_that_served(scenario):
+    """Champion moved by hand twice (1 -> 2, noticed by a tick; 2 -> 3, unnoticed): `previous`
+    still says 1, but the version serving before the last move was 2, and rollback returns there."""
+    client = scenario.store.client()
+    assert alias_version(client, scenario.name, CHAMPION) == 1
+    client.set_registered_model_alias(scenario.name, CHAMPION, "2")
+    noticed = record_external_alias_moves(
+        client, scenario.name, scenario.decisions_uri, dataset=scenario.name, now=datetime.now(UTC)
+    )
+    assert noticed is not None and (noticed.champion_before, noticed.champion_after) == (1, 2)
+    client.set_registered_model_alias(scenario.name, CHAMPION, "3")  # a rejected version, forced
+    assert alias_version(client, scenario.name, PREVIOUS) == 1
+    env = {
+        **os.environ,
+        "RETRAIN_HOME": str(scenario.home.home),
+        "DAGSTER_HOME": str(scenario.home.dagster_home),
+    }
+    script = Path(sys.executable).with_name("retrain-platform")
+    done = subprocess.run(
+        [str(script), "rollback", "--reason", "hand move went wrong"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "rolled back from version 3 to 2" in done.stdout
+    assert alias_version(client, scenario.name, CHAMPION) == 2
+    history = read_decisions(scenario.decisions_uri)
+    tail = history.tail(3).select("event", "trigger", "champion_before", "champion_after").rows()
+    assert tail == [
+        ("alias_move", "external", 1, 2),
+        ("alias_move", "external", 2, 3),
+        ("rollback", "cli", 3, 2),
+    ]
+    moved_at = history.get_column("decided_at")[-2]
+    assert champion_at(history, moved_at) == 3
