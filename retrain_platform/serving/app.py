@@ -1,4 +1,4 @@
-"""The prediction service: `POST /predict`, `GET /health`, `GET /metrics`, OpenAPI at `/docs`.
+"""The prediction service: `POST /predict`, `GET /health`, `/live`, `/metrics`, OpenAPI at `/docs`.
 
 `create_app(settings)` builds a FastAPI application for one contract and feature view. On
 startup (the lifespan) it loads the aliases it follows from the registry, opens the online
@@ -11,6 +11,12 @@ the canary, scored, optionally scored by the shadow (`challenger`) too, and logg
 lookup and the model call are timed inside the handler and returned as `Server-Timing`-style
 headers (`X-Online-Lookup-Ms`, `X-Model-Ms`) and in the `/metrics` histograms.
 
+Hardening: a body over `max_body_bytes` is a 413 before it is read (`limits`); a 422 never
+echoes a value JSON cannot carry (`errors`); `/predict` is a plain function, so its blocking
+store and model calls run on request threads, not on the event loop; `/health` is 503 while
+degraded (`health`), `/live` 200 while the process is up; and a new model version is checked in
+a child process before it replaces the one served (`verify`).
+
 This module deliberately has no `from __future__ import annotations`: FastAPI reads the request
 model from the handler's annotations at definition time.
 """
@@ -19,10 +25,8 @@ import gc
 import json
 import time
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi_offline import FastAPIOffline
@@ -31,10 +35,13 @@ from prometheus_client import (
     generate_latest,
 )
 
-from retrain_platform.core.deployment.registry import CHALLENGER, CHAMPION
+from retrain_platform.core.bounded import clip_text
+from retrain_platform.core.deployment.registry import CHAMPION
+from retrain_platform.serving.errors import validation_body
+from retrain_platform.serving.health import StoreProbe, health_body
+from retrain_platform.serving.limits import BodyLimit
 from retrain_platform.serving.metrics import ServingMetrics
-from retrain_platform.serving.models import CANARY
-from retrain_platform.serving.predict import ServingError, ServingState, log, predict
+from retrain_platform.serving.predict import ServingError, log, predict
 from retrain_platform.serving.schemas import build_schemas
 from retrain_platform.serving.settings import (
     FLAG,
@@ -43,6 +50,7 @@ from retrain_platform.serving.settings import (
     REQUEST,
     ServingSettings,
 )
+from retrain_platform.serving.state import ServingState
 
 __all__ = [
     "FLAG",
@@ -73,7 +81,7 @@ def create_app(settings: ServingSettings) -> FastAPI:
         state.watcher.refresh()
         if state.model(CHAMPION) is None:
             log.warning(
-                "%s@%s is not loadable yet: %s",
+                "%s@%s is not loadable yet (serving degraded, polling the registry): %s",
                 settings.model_name,
                 CHAMPION,
                 state.watcher.slot(CHAMPION).last_error or "alias not set",
@@ -81,6 +89,7 @@ def create_app(settings: ServingSettings) -> FastAPI:
         state.log.start()
         state.watcher.start()
         app.state.serving = state
+        app.state.probe = StoreProbe(state.lookup, settings.store_timeout)
         if settings.freeze_heap:
             # Everything loaded so far (MLflow, Feast, LightGBM, the model) lives as long as
             # the process: kept out of the collector's generations, a full collection scans
@@ -90,6 +99,7 @@ def create_app(settings: ServingSettings) -> FastAPI:
         try:
             yield
         finally:
+            app.state.probe.close()
             state.watcher.stop()
             state.log.close()
 
@@ -99,12 +109,13 @@ def create_app(settings: ServingSettings) -> FastAPI:
         lifespan=lifespan,
         description=f"Scores `{settings.model_name}@{CHAMPION}` on `{view.name}`.",
     )
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, metrics=metrics)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
         metrics.requests.labels(request.url.path, "422").inc()
         metrics.errors.labels("invalid_payload").inc()
-        return await request_validation_exception_handler(request, exc)
+        return JSONResponse(validation_body(exc.errors()), status_code=422)
 
     @app.exception_handler(ServingError)
     async def refused(request: Request, exc: ServingError) -> Response:
@@ -117,12 +128,18 @@ def create_app(settings: ServingSettings) -> FastAPI:
         metrics.requests.labels(request.url.path, "500").inc()
         metrics.errors.labels("internal").inc()
         log.exception("predict failed")
-        return JSONResponse({"reason": "internal", "detail": [{"msg": str(exc)}]}, status_code=500)
+        detail = [{"msg": clip_text(exc), "type": type(exc).__name__}]
+        return JSONResponse({"reason": "internal", "detail": detail}, status_code=500)
 
-    async def predict_endpoint(payload, request: Request) -> Response:  # noqa: ANN001
+    def predict_endpoint(payload, request: Request) -> Response:  # noqa: ANN001
+        """A plain function: FastAPI runs it on a request thread (it blocks on the store)."""
         started = time.perf_counter()
         state: ServingState = request.app.state.serving
-        body, timings = predict(state, payload)
+        metrics.in_flight.inc()
+        try:
+            body, timings = predict(state, payload)
+        finally:
+            metrics.in_flight.dec()
         elapsed = time.perf_counter() - started
         metrics.latency.observe(elapsed)
         metrics.requests.labels("/predict", "200").inc()
@@ -142,29 +159,22 @@ def create_app(settings: ServingSettings) -> FastAPI:
         responses={
             404: {"description": "an entity has no online features"},
             409: {"description": "online features older than the contract allows"},
+            413: {"description": "the request body is over the limit"},
             422: {"description": "the payload does not match the contract"},
-            503: {"description": "no model loaded"},
+            503: {"description": "no model loaded, or the online store does not answer"},
         },
     )(predict_endpoint)
 
-    @app.get("/health")
-    async def health(request: Request) -> dict[str, Any]:
-        state: ServingState = request.app.state.serving
-        champion = state.model(CHAMPION)
-        online = state.lookup.ping()
-        return {
-            "status": "ok" if champion is not None and online else "degraded",
-            "model_name": settings.model_name,
-            "model_version": None if champion is None else champion.version,
-            "loaded": champion is not None,
-            "canary_version": state.watcher.slot(CANARY).version,
-            "canary_share": settings.canary_share,
-            "shadow_version": (state.watcher.slot(CHALLENGER).version if settings.shadow else None),
-            "online_store": online,
-            "reload_error": state.watcher.slot(CHAMPION).last_error,
-            "registry_polls": state.watcher.polls,
-            "prediction_log_pending": state.log.pending,
-        }
+    @app.get("/health", responses={503: {"description": "degraded: see `degraded_reasons`"}})
+    async def health(request: Request) -> Response:
+        online = await request.app.state.probe.ping()
+        status, body = health_body(request.app.state.serving, online)
+        return JSONResponse(body, status_code=status)
+
+    @app.get("/live")
+    async def live() -> dict[str, str]:
+        """Liveness: 200 while the process answers HTTP, degraded or not."""
+        return {"status": "alive"}
 
     @app.get("/metrics")
     async def prometheus() -> Response:

@@ -11,6 +11,10 @@ production profile) the direct reader is one pipelined HMGET per entity, as Feas
 
 Each row comes back with its event time, so the service can check its age against the
 contract (`policy.max_feature_age`, else the view's ttl).
+
+A sqlite read waits at most `timeout` seconds for a lock another process holds (then
+`database is locked`, which the service answers 503); `ping` waits at most `PING_WAIT` (long
+enough for a writer's commit), so `/health` answers promptly while the store is locked.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ _KEY_FIELDS = {
     ValueType.BYTES: "bytes_val",
 }
 DIRECT, FEAST = "direct", "feast"
+PING_WAIT = 0.25  # seconds `ping` waits for a lock: a writer's commit, not a held lock
 
 
 @dataclass(frozen=True)
@@ -70,9 +75,10 @@ def _from_sqlite_seconds(seconds: int | None) -> datetime | None:
 class DirectOnlineLookup:
     """Primary-key reads of Feast's sqlite online table, one connection per thread."""
 
-    def __init__(self, table: OnlineTable, features: Sequence[str]) -> None:
+    def __init__(self, table: OnlineTable, features: Sequence[str], timeout: float = 1.0) -> None:
         self.table = table
         self.features = frozenset(features)
+        self.timeout = timeout
         self._keys = list(table.entity_types)
         self._fields = [_KEY_FIELDS[table.entity_types[k]] for k in self._keys]
         self._local = threading.local()
@@ -85,12 +91,13 @@ class DirectOnlineLookup:
             "WHERE entity_key IN ({})"
         )
 
-    def _conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
+    def _conn(self, attribute: str = "conn", timeout: float | None = None) -> sqlite3.Connection:
+        conn = getattr(self._local, attribute, None)
         if conn is None:
             uri = f"file:{self.table.db_path}?mode=ro"
-            conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=5.0)
-            self._local.conn = conn
+            wait = self.timeout if timeout is None else timeout
+            conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=wait)
+            setattr(self._local, attribute, conn)
         return conn
 
     def entity_key(self, entity: Mapping[str, Any]) -> bytes:
@@ -132,7 +139,8 @@ class DirectOnlineLookup:
 
     def ping(self) -> bool:
         try:
-            self._conn().execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+            conn = self._conn("ping_conn", min(self.timeout, PING_WAIT))
+            conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
         except sqlite3.Error:
             return False
         return True
@@ -210,10 +218,10 @@ class FeastOnlineLookup:
 
 
 def build_lookup(
-    kind: str, feast: Any, contract: DatasetContract, view: FeatureView
+    kind: str, feast: Any, contract: DatasetContract, view: FeatureView, *, timeout: float = 1.0
 ) -> OnlineLookup:
     """The online lookup of `view` through a `FeastResource`: `direct` (default; sqlite or Redis,
-    whichever the Feast configuration names) or `feast`."""
+    whichever the Feast configuration names) or `feast`; `timeout` bounds a sqlite lock wait."""
     from retrain_platform.core.feature_store.feast_objects import feature_service_name
 
     features = view.feature_names(contract.label_name)
@@ -223,7 +231,7 @@ def build_lookup(
             return RedisDirectLookup(
                 feast.redis_table(contract, view, config), feast.redis_client(config), features
             )
-        return DirectOnlineLookup(feast.online_table(contract, view, config), features)
+        return DirectOnlineLookup(feast.online_table(contract, view, config), features, timeout)
     if kind == FEAST:
         return FeastOnlineLookup(
             feast.store(), feature_service_name(contract, view), view.entity_keys, features

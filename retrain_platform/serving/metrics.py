@@ -1,4 +1,5 @@
-"""The service's Prometheus metrics: requests by status, latency by stage, the served versions."""
+"""The service's Prometheus metrics: requests by status, latency by stage, the served versions,
+rejected reloads and the predicts in flight."""
 
 from prometheus_client import (
     CollectorRegistry,
@@ -68,6 +69,17 @@ class ServingMetrics:
         )
         self.reloads = Counter(
             "retrain_serving_model_reloads_total", "Alias moves applied", ["alias"], registry=r
+        )
+        self.rejected_reloads = Counter(
+            "retrain_serving_model_reloads_rejected_total",
+            "New versions that failed the child check: the slot kept its model",
+            ["alias"],
+            registry=r,
+        )
+        self.in_flight = Gauge(
+            "retrain_serving_predict_in_flight",
+            "Predict requests being handled now (on request threads)",
+            registry=r,
         )
         self.log_pending = Gauge(
             "retrain_serving_prediction_log_pending",

@@ -1,5 +1,9 @@
 """The `/predict` handler's work: features from the store or the request, the model's score, and
 the refusals (`ServingError`) with a status and a reason, never a bare 500.
+
+It blocks (sqlite, Redis, LightGBM) and runs on the server's request threads, never on the event
+loop: a store that waits for a lock holds one request thread for at most `store_timeout`, then
+the request is a 503 `online_store_unavailable`, and `/health` and other requests go on.
 """
 
 import json
@@ -11,71 +15,21 @@ from typing import Any
 
 import numpy as np
 
+from retrain_platform.core.bounded import clip_text
 from retrain_platform.core.deployment.registry import CHALLENGER, CHAMPION
 from retrain_platform.serving import prediction_log as plog
-from retrain_platform.serving.features import (
-    OnlineLookup,
-    OnlineRow,
-    build_lookup,
-    feature_max_age,
-)
-from retrain_platform.serving.metrics import ServingMetrics
-from retrain_platform.serving.models import CANARY, LoadedModel, ModelRegistryWatcher
+from retrain_platform.serving.features import OnlineRow
+from retrain_platform.serving.models import CANARY, LoadedModel
 from retrain_platform.serving.routing import CANARY_ROUTE, CHAMPION_ROUTE, route_for
-from retrain_platform.serving.schemas import RequestSchemas
 from retrain_platform.serving.settings import (
     ONLINE,
     REJECT,
     REQUEST,
-    ServingSettings,
     _utc_now,
 )
+from retrain_platform.serving.state import ServingState
 
 log = logging.getLogger(__name__)
-
-
-class ServingState:
-    """Everything the handlers use, built by the lifespan."""
-
-    def __init__(
-        self, settings: ServingSettings, schemas: RequestSchemas, metrics: ServingMetrics
-    ) -> None:
-        self.settings = settings
-        self.contract = settings.contract
-        self.view = settings.view
-        self.schemas = schemas
-        self.metrics = metrics
-        self.keys = list(self.view.entity_keys)
-        self.max_age = settings.max_feature_age or feature_max_age(self.contract, self.view)
-        self.threshold = self.contract.policy.decision_threshold
-        aliases = [CHAMPION, CANARY] + ([CHALLENGER] if settings.shadow else [])
-        self.watcher = ModelRegistryWatcher(
-            settings.store,
-            settings.model_name,
-            aliases,
-            interval=settings.poll_seconds,
-            on_change=self._changed,
-        )
-        self.lookup: OnlineLookup = build_lookup(
-            settings.lookup, settings.feast, self.contract, self.view
-        )
-        self.log = plog.PredictionLog(
-            plog.predictions_uri(settings.lake_uri, self.contract),
-            plog.log_schema(self.contract, self.view),
-            max_rows=settings.log_max_rows,
-            max_seconds=settings.log_max_seconds,
-            storage_options=settings.storage_options,
-        )
-        metrics.canary_share.set(settings.canary_share)
-        metrics.log_pending.set_function(lambda: self.log.pending)
-
-    def _changed(self, alias: str, model: LoadedModel | None) -> None:
-        self.metrics.model_version.labels(alias).set(-1 if model is None else model.version)
-        self.metrics.reloads.labels(alias).inc()
-
-    def model(self, alias: str) -> LoadedModel | None:
-        slot = self.watcher.slots.get(alias)
-        return None if slot is None else slot.current
 
 
 class ServingError(Exception):
@@ -99,7 +53,21 @@ def _online_items(
 ) -> tuple[list[dict[str, Any]], list[Any]]:
     """Features of each entity from the online store, with (event time, age, stale) checked."""
     started = time.perf_counter()
-    rows: list[OnlineRow | None] = state.lookup.lookup(entities)
+    try:
+        rows: list[OnlineRow | None] = state.lookup.lookup(entities)
+    except Exception as exc:  # noqa: BLE001 - a store that fails or waits too long: 503
+        state.metrics.stage.labels("online_lookup").observe(time.perf_counter() - started)
+        raise ServingError(
+            503,
+            "online_store_unavailable",
+            [
+                {
+                    "msg": "the online store could not be read (a request waits at most "
+                    f"{state.settings.store_timeout:g}s): {clip_text(exc)}",
+                    "type": "online_store_unavailable",
+                }
+            ],
+        ) from exc
     timings["online"] = time.perf_counter() - started
     state.metrics.stage.labels("online_lookup").observe(timings["online"])
     missing = [i for i, row in enumerate(rows) if row is None]

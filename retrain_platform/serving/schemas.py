@@ -61,21 +61,25 @@ def _column_field(column: Column, *, required: bool) -> tuple[Any, Any]:
         constraints = {"strict": True}
     if column.nullable:
         annotation = annotation | None
-    default = ... if required and not column.nullable else None
+    # `...` given to `Field` itself makes the field required (a nullable one may be null but
+    # must be present); setting `FieldInfo.default` afterwards would not.
+    default = ... if required else None
     return annotation, Field(default, description=column.description or None, **constraints)
 
 
-def _derived_field(dtype: pl.DataType) -> tuple[Any, Any]:
-    """A column the view derives: typed by its polars dtype, nullable (windows may be empty)."""
+def _derived_field(dtype: pl.DataType, *, required: bool) -> tuple[Any, Any]:
+    """A column the view derives: typed by its polars dtype, nullable (windows may be empty);
+    a model input must be present (possibly null)."""
+    default = ... if required else None
     if dtype == pl.Boolean():
-        return bool | None, Field(None, strict=True)
+        return bool | None, Field(default, strict=True)
     if dtype.is_integer():
-        return int | None, Field(None, strict=True)
+        return int | None, Field(default, strict=True)
     if dtype.is_numeric():
-        return float | None, Field(None, strict=True, allow_inf_nan=False)
+        return float | None, Field(default, strict=True, allow_inf_nan=False)
     if dtype.is_temporal():
-        return datetime | None, Field(None)
-    return str | None, Field(None, strict=True)
+        return datetime | None, Field(default)
+    return str | None, Field(default, strict=True)
 
 
 @dataclass(frozen=True)
@@ -100,8 +104,8 @@ def build_schemas(
 
     A request holds `entities` (entity keys only: features come from the online store) or
     `rows` (entity keys plus the view's features, as full rows), 1 to `max_batch` of them.
-    Model inputs are required in a row (nullable ones may be null); other view features are
-    optional but validated when present.
+    Every model input is required in a row (a nullable one may be null, but must be given);
+    other view features are optional but validated when present.
     """
     title = "".join(part.title() for part in contract.dataset.split("_"))
     keys = tuple(view.entity_keys)
@@ -117,10 +121,7 @@ def build_schemas(
         if name in contract_names:
             row_fields[name] = _column_field(contract.column(name), required=name in wanted)
         else:
-            annotation, info = _derived_field(schema[name])
-            if name in wanted:
-                info.default = ...
-            row_fields[name] = (annotation, info)
+            row_fields[name] = _derived_field(schema[name], required=name in wanted)
     row_fields[contract.timestamp_name] = (datetime | None, Field(None))
     row = create_model(f"{title}Row", __config__=_FORBID, **row_fields)  # type: ignore[call-overload]
 

@@ -4,6 +4,7 @@ health, metrics and the OpenAPI document."""
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import httpx
@@ -46,6 +47,25 @@ def test_entity_predictions_equal_offline_predictions(world, base_url):
     assert [p["decision"] for p in batch.json()["predictions"]] == list(expected >= threshold)
     for header in ("X-Online-Lookup-Ms", "X-Model-Ms", "X-Request-Id"):
         assert header in single.headers
+
+
+def test_parallel_requests_on_request_threads_score_like_offline(world, base_url):
+    """`/predict` runs on several request threads at once: each answer is still its own."""
+    n, threads = 40, 4
+    expected = world.offline(1, world.online.head(n))
+    answers: dict[int, list[float]] = {}
+
+    def worker(offset: int) -> None:
+        with httpx.Client(base_url=base_url) as client:
+            for i in range(offset, n, threads):
+                answer = client.post("/predict", json={"entities": [world.entity(i)]})
+                assert answer.status_code == 200, answer.text[:300]
+                answers[i] = [p["score"] for p in answer.json()["predictions"]]
+
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(worker, range(threads)))
+    assert sorted(answers) == list(range(n))
+    np.testing.assert_allclose([answers[i][0] for i in range(n)], expected, rtol=0, atol=1e-12)
 
 
 def test_full_rows_score_like_entities(world, base_url):
@@ -128,8 +148,11 @@ def test_health_metrics_and_openapi(world, base_url):
         metrics = client.get("/metrics").text
         schema = client.get("/openapi.json").json()
         docs = client.get("/docs")
+        live = client.get("/live")
     assert health["status"] == "ok" and health["loaded"] and health["model_version"] == 1
     assert health["online_store"] is True
+    assert health["degraded_reasons"] == [] and health["rejected_reloads"] == {}
+    assert live.status_code == 200 and live.json() == {"status": "alive"}
     for name in (
         "retrain_serving_requests_total",
         "retrain_serving_request_seconds_bucket",
@@ -140,7 +163,8 @@ def test_health_metrics_and_openapi(world, base_url):
     ):
         assert name in metrics, name
     assert 'retrain_serving_model_version{alias="champion"} 1.0' in metrics
-    assert "/predict" in schema["paths"] and docs.status_code == 200
+    assert {"/predict", "/health", "/live"} <= set(schema["paths"]) and docs.status_code == 200
+    assert "413" in schema["paths"]["/predict"]["post"]["responses"]
     body = schema["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]
     assert body["schema"]["$ref"].endswith("PredictRequest")
 
