@@ -7,7 +7,9 @@ frames (seconds for 100k x 20), so this module keeps two paths over the same def
   be cached per champion by its `fingerprint`), then `drift_summary` and `prediction_drift`
   compute PSI per feature and the two-sample Kolmogorov-Smirnov test per numeric feature;
 - `evidently_report`, the only place that touches Evidently's (version-sensitive) API, which
-  writes the HTML report and returns Evidently's own per-column scores, off the critical path.
+  writes the HTML report off the critical path, configured with the same method, thresholds,
+  columns and dataset rule as the fast path so that its verdicts are the metadata's
+  (`drift_evidently`); `drift_table` lays the per-column numbers out as one table.
 
 PSI and KS are defined in `drift_statistics` (exactly as Evidently 0.7 computes them).
 
@@ -30,7 +32,7 @@ from datetime import datetime
 
 import polars as pl
 
-from retrain_platform.core.monitoring.drift_evidently import evidently_report
+from retrain_platform.core.monitoring.drift_evidently import ScoreDrift, evidently_report
 from retrain_platform.core.monitoring.drift_prediction import PredictionDrift, prediction_drift
 from retrain_platform.core.monitoring.drift_profile import (
     DISCRETE_MAX_VALUES,
@@ -72,6 +74,7 @@ __all__ = [
     "PROFILE_FORMAT",
     "PredictionDrift",
     "ReferenceProfile",
+    "ScoreDrift",
     "build_reference_profile",
     "categorical_psi",
     "complete_from",
@@ -145,8 +148,15 @@ class DriftSummary:
         ]
 
     @property
+    def scored_features(self) -> list[str]:
+        """Features with values on both sides (the others cannot be compared)."""
+        return [f.name for f in self.features if f.scored]
+
+    @property
     def drift_share(self) -> float:
-        return len(self.drifted_features) / len(self.features) if self.features else 0.0
+        """Drifted features over scored features (the columns Evidently's report compares)."""
+        scored = len(self.scored_features)
+        return len(self.drifted_features) / scored if scored else 0.0
 
     @property
     def max_psi(self) -> float:
@@ -164,12 +174,13 @@ class DriftSummary:
         return bool(self.drifted_features)
 
     def as_metadata(self) -> dict[str, float | int]:
-        """Plain numbers: totals, then per feature `psi.`, `ks_stat.`, `ks_pvalue.`, nulls."""
-        out: dict[str, float | int] = {
+        """The partition's totals as plain numbers (per-feature numbers: `drift_table`)."""
+        return {
             "drift_share": self.drift_share,
-            "drifted_features": len(self.drifted_features),
+            "n_drifted": len(self.drifted_features),
             "features": len(self.features),
-            "unscored_features": sum(not f.scored for f in self.features),
+            "scored_features": len(self.scored_features),
+            "unscored_features": len(self.features) - len(self.scored_features),
             "warming_up_features": len(self.excluded_features),
             "max_psi": self.max_psi,
             "psi_threshold": self.psi_threshold,
@@ -178,14 +189,6 @@ class DriftSummary:
             "reference_sample_rows": self.reference_rows,
             "current_sample_rows": self.current_rows,
         }
-        for f in self.features:
-            if f.scored:
-                out[f"psi.{f.name}"] = f.psi
-            if f.ks_statistic is not None and f.ks_pvalue is not None:
-                out[f"ks_stat.{f.name}"] = f.ks_statistic
-                out[f"ks_pvalue.{f.name}"] = f.ks_pvalue
-            out[f"null_share_change.{f.name}"] = f.null_share_change
-        return out
 
 
 def drift_summary(

@@ -15,6 +15,10 @@ from retrain_platform.core.monitoring.drift_statistics import (
     numeric_psi,
 )
 
+# The champion's score as a column of the drift table and of Evidently's report: underscored
+# like the platform's own columns (`core.platform_columns`), so no contract column can clash.
+PREDICTION_COLUMN = "_champion_score"
+
 
 @dataclass(frozen=True)
 class PredictionDrift:

@@ -1,8 +1,10 @@
 """`monitoring/<dataset>_drift`: drift of each partition against the champion.
 
 It compares a partition's model features with the champion's training reference (fast numpy
-path: PSI and KS per feature, prediction drift), then writes Evidently's HTML report on bounded
-samples. Windowed features whose window reaches before the first validated partition, or over a
+path: PSI and KS per feature, prediction drift), then writes Evidently's HTML report on the
+same samples with the same method, thresholds, columns and dataset rule, so that its verdicts
+are the metadata's (`drift_metadata`: a few plotted numbers, one per-column table, a link).
+Windowed features whose window reaches before the first validated partition, or over a
 partition whose data were all refused (a gap), are left out of a partition's drift and recorded
 as warming up (see `core.drift`); the prediction drift of such a partition is flagged as warming
 up too, since the model reads those features, and the retrain sensor then ignores it.
@@ -13,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
+import numpy as np
 import polars as pl
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
@@ -21,6 +24,8 @@ from retrain_platform.contracts import DatasetContract
 from retrain_platform.core.bounded import clip_text
 from retrain_platform.core.models.training import predict
 from retrain_platform.core.monitoring.drift import (
+    DriftSummary,
+    ScoreDrift,
     complete_from,
     drift_summary,
     evidently_report,
@@ -41,18 +46,23 @@ from retrain_platform.core.partitions import partition_end, partition_start
 from retrain_platform.core.platform_columns import PARTITION
 from retrain_platform.defs import keys
 from retrain_platform.defs.automation import follows_upstream
+from retrain_platform.defs.monitoring.drift_metadata import (
+    drift_entries,
+    drift_report_path,
+    evidently_entries,
+)
 from retrain_platform.defs.monitoring.metadata import (
     CHAMPION_VERSION,
-    DRIFT_SHARE,
+    DRIFTED,
+    EVIDENTLY,
+    EVIDENTLY_AGREES,
     GROUP,
     HISTORY_START,
-    MAX_PSI,
-    MAX_PSI_FEATURE,
     MONITORING,
     NO_ROWS,
     OK,
-    PREDICTION_KS,
     PREDICTION_WARMING_UP,
+    REPORT,
     SAMPLE_ROWS,
     STATUS,
     WARMING_UP,
@@ -65,20 +75,12 @@ from retrain_platform.home import layout
 from retrain_platform.resources import DeltaLakeResource
 from retrain_platform.resources.tracking import MlflowResource
 
-# Evidently is the slow path (seconds per 10k rows on this machine's features): its HTML is made
-# after the numbers, on deterministic samples of at most this many rows (or the policy's cap).
-EVIDENTLY_MAX_ROWS = 5_000
+__all__ = ["build_drift_report_asset", "drift_report_path", "reference_cache_dir"]
 
 
 def reference_cache_dir(contract: DatasetContract) -> Path:
     """`$RETRAIN_HOME/state/drift_reference/<dataset>`: one cached profile per champion."""
     return layout().state_root / "drift_reference" / contract.dataset
-
-
-def drift_report_path(contract: DatasetContract, partition: str) -> Path:
-    """`$RETRAIN_HOME/reports/drift/<dataset>/<partition>.html`."""
-    safe = partition.replace(":", "-")
-    return layout().home / "reports" / "drift" / contract.dataset / f"{safe}.html"
 
 
 def _partition_keys(uri: str, lake: DeltaLakeResource) -> set[str]:
@@ -124,10 +126,11 @@ def build_drift_report_asset(contract: DatasetContract) -> dg.AssetsDefinition:
         owners=[contract.owner],
         description=(
             f"Drift of a {contract.dataset} partition's model features against the champion's "
-            "training reference: PSI and KS per feature, drift share, max PSI, prediction KS; "
-            f"Evidently's HTML report linked (policy drift_html: {policy.drift_html}); windowed "
-            "features left out while warming up or over a refused partition. Read by the "
-            "retrain sensor."
+            "training reference: max PSI against its threshold, drift share, drifted count, "
+            "prediction KS against its threshold, and a per-column table (drift_by_column); "
+            "Evidently's HTML report, run with the same method, thresholds and columns, linked "
+            f"(policy drift_html: {policy.drift_html}); windowed features left out while "
+            "warming up or over a refused partition. Read by the retrain sensor."
         ),
     )
     def drift_report(
@@ -176,26 +179,21 @@ def build_drift_report_asset(contract: DatasetContract) -> dg.AssetsDefinition:
         prediction = prediction_drift(
             scores, reference.scores, ks_threshold=policy.drift_ks_threshold
         )
+        entries, drifted_columns = drift_entries(summary, prediction)
         metadata: dict[str, object] = {
+            **entries,
             STATUS: OK,
             CHAMPION_VERSION: champion.version,
-            MAX_PSI: summary.max_psi,
-            MAX_PSI_FEATURE: summary.max_psi_feature or "",
-            DRIFT_SHARE: summary.drift_share,
-            PREDICTION_KS: prediction.ks_statistic,
             SAMPLE_ROWS: float(summary.current_rows),
-            "drifted": summary.drifted or (prediction.drifted and not warm),
-            "drifted_feature_list": dg.MetadataValue.json(summary.drifted_features),
             HISTORY_START: first.date().isoformat() if first else "",
             WARMING_UP: dg.MetadataValue.json(
                 {name: start.isoformat() for name, start in sorted(warm.items())}
             ),
             PREDICTION_WARMING_UP: bool(warm),
-            "reference_dataset_version": champion.dataset.version,
+            # text, not a number: Dagster would plot it
+            "reference_dataset_version": str(champion.dataset.version),
             "reference_fingerprint": reference.profile.fingerprint,
             "reference_cached": reference.cached,
-            **summary.as_metadata(),
-            **prediction.as_metadata(),
         }
         context.log.info(
             f"{partition}: max PSI {summary.max_psi:.3f} ({summary.max_psi_feature}), drift "
@@ -208,12 +206,14 @@ def build_drift_report_asset(contract: DatasetContract) -> dg.AssetsDefinition:
                 else ""
             )
         )
-        scored = {f.name for f in summary.features if f.scored}
         html = policy.drift_html
-        if html == "always" or (html == "on_drift" and metadata["drifted"]):
-            metadata |= _evidently(contract, partition, current, reference, scored, context)
+        if html == "always" or (html == "on_drift" and metadata[DRIFTED]):
+            verdict = (bool(metadata[DRIFTED]), drifted_columns)
+            metadata |= _evidently(
+                contract, partition, current, reference, summary, scores, verdict, context
+            )
         else:
-            metadata["report"] = f"not rendered (policy drift_html: {html})"
+            metadata[REPORT] = f"not rendered (policy drift_html: {html})"
         return dg.MaterializeResult(metadata=metadata)  # type: ignore[arg-type]
 
     return drift_report
@@ -224,35 +224,52 @@ def _evidently(
     partition: str,
     current: pl.DataFrame,
     reference: Reference,
-    scored: set[str],
+    summary: DriftSummary,
+    scores: np.ndarray,
+    verdict: tuple[bool, list[str]],
     context: dg.AssetExecutionContext,
 ) -> dict[str, object]:
-    """Evidently's HTML on samples capped at min(policy cap, EVIDENTLY_MAX_ROWS).
+    """Evidently's report on the very samples, columns, method and thresholds of the numbers.
 
-    Only features the fast path could score (present on both sides) are passed: Evidently
-    rejects a column with no value at all (e.g. a 1-hour std over a single event).
+    The same current sample (policy cap, same seed) and the champion's reference profile, so
+    that its PSI per column is the metadata's; only the features the fast path scored (present
+    on both sides: Evidently rejects a column with no value at all, e.g. a 1-hour std over a
+    single event); the champion's score unless windowed features warm up (then the platform
+    ignores prediction drift, and so does the report). Its verdicts are compared with the
+    metadata's `verdict` (drifted, drifted columns): `evidently_agrees`, a warning if not.
 
     Runs after the numbers; a failure is recorded in metadata and does not fail the step, since
     the triggers need only the numbers.
     """
-    cap = min(contract.policy.drift_row_cap, EVIDENTLY_MAX_ROWS)
-    path = drift_report_path(contract, partition)
+    policy = contract.policy
+    scored = set(summary.scored_features)
     started = time.perf_counter()
     try:
         result = evidently_report(
-            sample_rows(current, cap, SAMPLE_SEED),
-            sample_rows(profile_frame(reference.profile), cap, SAMPLE_SEED),
+            sample_rows(current, policy.drift_row_cap, SAMPLE_SEED),
+            profile_frame(reference.profile),
             [name for name in reference.numeric if name in scored],
             [name for name in reference.categorical if name in scored],
-            path,
+            drift_report_path(contract, partition),
+            method="psi",
+            threshold=policy.drift_psi_threshold,
+            scores=None
+            if summary.warming_up
+            else ScoreDrift(scores, reference.scores, policy.drift_ks_threshold),
         )
     except Exception as error:  # noqa: BLE001 - the report is optional, the numbers are not
         context.log.warning(f"Evidently report failed: {clip_text(repr(error))}")
         return {"evidently_error": clip_text(repr(error))}
-    seconds = time.perf_counter() - started
-    return {
-        "report": dg.MetadataValue.path(str(path)),
-        "evidently_drift_share": result["drift_share"],
-        "evidently_rows": float(min(current.height, cap)),
-        "evidently_seconds": seconds,
-    }
+    entries = evidently_entries(
+        result,
+        drifted=verdict[0],
+        drifted_columns=verdict[1],
+        seconds=time.perf_counter() - started,
+        rows=summary.current_rows,
+    )
+    if not entries[EVIDENTLY_AGREES]:
+        context.log.warning(
+            f"{partition}: Evidently's verdicts differ from the metadata's (a score exactly on "
+            f"its threshold?): {clip_text(str(entries[EVIDENTLY].value))}"  # type: ignore[attr-defined]
+        )
+    return entries

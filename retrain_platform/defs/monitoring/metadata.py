@@ -16,7 +16,7 @@ from retrain_platform.core.partitions import partition_end
 MONITORING = "monitoring"
 GROUP = "monitoring"
 
-# Metadata keys the retrain sensor reads.
+# Metadata keys the retrain sensor (and the demo's timeline: `drifted` too) reads.
 STATUS = "status"
 CHAMPION_VERSION = "champion_version"
 MAX_PSI = "max_psi"
@@ -24,6 +24,18 @@ MAX_PSI_FEATURE = "max_psi_feature"
 DRIFT_SHARE = "drift_share"
 PREDICTION_KS = "prediction_ks"
 SAMPLE_ROWS = "sample_rows"
+DRIFTED = "drifted"
+# The drift report's other entries (see `drift_metadata`): thresholds beside the numbers they
+# bound, the per-column table, the details, Evidently's report and verdicts.
+PSI_THRESHOLD = "psi_threshold"
+N_DRIFTED = "n_drifted"
+PREDICTION_KS_THRESHOLD = "prediction_ks_threshold"
+DRIFTED_FEATURES = "drifted_feature_list"
+DRIFT_TABLE = "drift_by_column"
+DETAILS = "drift_details"
+REPORT = "report"
+EVIDENTLY = "evidently"
+EVIDENTLY_AGREES = "evidently_agrees"
 LABELS_KNOWN = "labels_known"
 ROC_AUC = "roc_auc"
 ROWS = "rows"

@@ -9,7 +9,8 @@ asks for it the validated rows that arrived after the training window and whose 
 retrain runs (in flight, or requested by a trigger: their `retrain/*` tags). A retrain request
 carries `retrain/trigger`, `retrain/reason`, `retrain/episode` and `retrain/max_psi` and a run key
 per episode. A "no retrain" outcome is appended to the decision history when its state changes
-(the last recorded state is the sensor's cursor), not on every tick.
+(the last recorded state is the sensor's cursor), not on every tick; every tick logs its
+decision and its inputs (`tick_log`), which is what the tick's "View logs" shows.
 """
 
 import json
@@ -42,6 +43,7 @@ from retrain_platform.defs import keys
 from retrain_platform.defs import model_keys as mk
 from retrain_platform.defs.models import retrain_job_name
 from retrain_platform.defs.monitoring import metadata as mon
+from retrain_platform.defs.monitoring.tick_log import tick_message
 from retrain_platform.resources import ClockResource, DeltaLakeResource
 from retrain_platform.resources.tracking import MlflowResource
 
@@ -264,9 +266,9 @@ def build_retrain_sensor(
             context.instance, contract, mlflow.store(), mlflow.registry_model_name(contract), now
         )
         decision = decide(state, policy, now)
+        context.log.info(tick_message(retrain_sensor_name(contract), state, decision, policy, now))
         cursor = json.loads(context.cursor) if context.cursor else {}
         if decision.retrain:
-            context.log.info(f"retrain ({decision.trigger}): {decision.reason}")
             return dg.SensorResult(
                 run_requests=[
                     dg.RunRequest(

@@ -15,6 +15,7 @@ from scipy import stats
 
 from retrain_platform.contracts import DEFAULT_CONTRACT_PATH, load_contract
 from retrain_platform.core.monitoring import drift
+from retrain_platform.core.monitoring.drift_table import drift_table
 from retrain_platform.core.synthetic import DriftSpec, generate_day
 
 CONTRACT = load_contract(DEFAULT_CONTRACT_PATH)
@@ -216,7 +217,11 @@ def test_nulls_are_dropped_and_their_share_recorded() -> None:
     assert features["num_stable"].null_share_change == 1.0
     assert features["num_gappy"].current_null_share > features["num_gappy"].reference_null_share
     metadata = summary.as_metadata()
-    assert metadata["unscored_features"] == 1 and "psi.num_stable" not in metadata
+    assert metadata["unscored_features"] == 1 and metadata["scored_features"] == 7
+    assert metadata["drift_share"] == metadata["n_drifted"] / 7
+    assert not any(key.startswith("psi.") for key in metadata)
+    (row,) = (r for r in drift_table(summary) if r["column"] == "num_stable")
+    assert row["status"] == "unscored" and row["psi"] is None and row["null_share_change"] == 1.0
     assert all(isinstance(v, int | float) and math.isfinite(v) for v in metadata.values())
 
 

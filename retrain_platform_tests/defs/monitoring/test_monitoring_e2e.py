@@ -17,6 +17,7 @@ from retrain_platform.core.features.transforms import build_features, feature_ta
 from retrain_platform.core.ingest.landing import LandingFile
 from retrain_platform.core.ingest.rows import conform_file
 from retrain_platform.core.lake import overwrite_partitions, table_uri
+from retrain_platform.core.monitoring.drift_prediction import PREDICTION_COLUMN
 from retrain_platform.core.synthetic import DriftSpec, generate_day
 from retrain_platform.defs import deployment, models, monitoring
 from retrain_platform.defs import model_keys as mk
@@ -121,10 +122,56 @@ def test_drift_report_numbers_and_html(scenario, contract):
     for meta in (stationary, drifted):
         assert {mon.DRIFT_SHARE, mon.PREDICTION_KS, mon.SAMPLE_ROWS} <= set(meta)
         assert isinstance(meta[mon.SAMPLE_ROWS], float) and meta[mon.SAMPLE_ROWS] > 0
-        assert Path(meta["report"]).is_file(), meta.get("evidently_error")
+        assert Path(meta[mon.REPORT]).is_file(), meta.get("evidently_error")
+    assert drifted[mon.DRIFTED] is True
+    assert drifted[mon.N_DRIFTED] == len(drifted[mon.DRIFTED_FEATURES]) > 0
     assert stationary["reference_cached"] is False and drifted["reference_cached"] is True
     cache = scenario["home"].state_root / "drift_reference" / contract.dataset / "v1.npz"
     assert cache.is_file()
+
+
+def test_drift_metadata_is_a_few_plots_and_one_table(scenario, contract):
+    """Numbers (what Dagster plots) only where a chart helps, thresholds beside them; every
+    per-column number in one table, with a row per scored feature and one for the score."""
+    for partition in (STATIONARY, DRIFTED):
+        (event,) = scenario["reports"][partition].get_asset_materialization_events()
+        entries = event.materialization.metadata
+        numbers = [k for k, v in entries.items() if isinstance(v.value, int | float)
+                   and not isinstance(v.value, bool)]  # fmt: skip
+        assert numbers == [
+            mon.MAX_PSI, mon.PSI_THRESHOLD, mon.DRIFT_SHARE, mon.N_DRIFTED, mon.PREDICTION_KS,
+            mon.PREDICTION_KS_THRESHOLD, mon.CHAMPION_VERSION, mon.SAMPLE_ROWS,
+        ]  # fmt: skip
+        assert entries[mon.PSI_THRESHOLD].value == contract.policy.drift_psi_threshold
+        assert not any("." in key for key in entries)  # no flat `psi.X` entries
+        table = entries[mon.DRIFT_TABLE]
+        assert isinstance(table, dg.TableMetadataValue)
+        assert [c.name for c in table.schema.columns][:5] == [
+            "column", "kind", "status", "drifted", "psi",
+        ]  # fmt: skip
+        rows = [r.data for r in table.records]
+        assert rows[-1]["column"] == PREDICTION_COLUMN
+        meta = {k: v.value for k, v in entries.items()}
+        flagged = [r["column"] for r in rows if r["drifted"] and r["kind"] != "prediction"]
+        assert sorted(flagged) == sorted(meta[mon.DRIFTED_FEATURES])
+        assert max(r["psi"] for r in rows[:-1] if r["psi"] is not None) == meta[mon.MAX_PSI]
+
+
+def test_evidently_html_says_what_the_metadata_says(scenario):
+    """On the asset itself: Evidently's verdicts (from its snapshot, kept in the `evidently`
+    entry) are the metadata's, and its HTML says the same sentence. (Both partitions drift on
+    this small data; a calm one: `test_drift_metadata`.)"""
+    for partition in (STATIONARY, DRIFTED):
+        meta = _meta(scenario["reports"][partition])
+        rows = [r.data for r in meta[mon.DRIFT_TABLE].records]
+        evidently = meta[mon.EVIDENTLY]
+        assert evidently["drifted_columns"] == sorted(r["column"] for r in rows if r["drifted"])
+        assert evidently["dataset_drift"] is meta[mon.DRIFTED]
+        assert evidently["column_count"] == sum(r["status"] in ("ok", "drifted") for r in rows)
+        assert meta[mon.EVIDENTLY_AGREES] is True
+        verdict = "detected" if meta[mon.DRIFTED] else "NOT detected"
+        html = Path(meta[mon.REPORT]).read_text(errors="replace")
+        assert f"Dataset Drift is {verdict}. Dataset drift detection threshold is" in html
 
 
 def test_live_performance_waits_for_labels_then_scores(scenario, contract):

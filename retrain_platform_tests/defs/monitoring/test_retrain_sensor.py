@@ -6,6 +6,7 @@ live performance from scores with a controlled decay. The champion is a registry
 tags record its training window, as a trained one has.
 """
 
+import logging
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -221,3 +222,57 @@ def test_new_labelled_rows_fire_above_the_threshold_and_not_below(contract, stor
     (request,) = tick(sensor, instance, home, store, quiet.cursor).run_requests
     assert request.tags[TRIGGER_TAG] == "new_data" and request.run_key == "new_data:1:1"
     assert request.tags["retrain/reason"].startswith("5000 labelled rows arrived since")
+
+
+class _Lines(logging.Handler):
+    """The messages a sensor context's logger receives (what the tick's "View logs" shows)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def logged_tick(sensor, instance, home, store, cursor=None):
+    """`tick`, and the lines the tick logged."""
+    context = dg.build_sensor_context(
+        instance=instance,
+        cursor=cursor,
+        resources={
+            "mlflow": MlflowResource(
+                tracking_uri=store.tracking_uri, artifact_root=store.artifact_root
+            ),
+            "lake": DeltaLakeResource(root_uri=home.lake_uri),
+            "clock": ClockResource(),
+        },
+    )
+    handler = _Lines()
+    context.log.addHandler(handler)
+    return sensor.evaluate_tick(context), handler.lines
+
+
+def test_every_tick_logs_its_decision_and_inputs(
+    contract, champion, store, instance, home, drift_metadata
+):
+    """The tick's log says why: the reason `decide` returned and the inputs it read."""
+    c = named(contract, champion)
+    sensor = build_retrain_sensor(c)
+    stationary, drifted = sorted(drift_metadata)
+    report(instance, mon.drift_report_key(c), stationary, drift_metadata[stationary])
+    quiet, (line,) = logged_tick(sensor, instance, home, store)
+    assert quiet.run_requests == []
+    assert line.startswith(f"{champion}_retrain_sensor at ")
+    assert f"no retrain (healthy): {quiet.skip_message} | inputs: " in line
+    psi = drift_metadata[stationary][mon.MAX_PSI]
+    assert f"latest {stationary} max PSI {psi:.3f}" in line
+    assert f"(threshold {contract.policy.drift_psi_threshold:g})" in line
+    assert "champion v1" in line and "retrain runs in flight: 0" in line
+    # the same state again is not recorded in the decision history again, but still logged
+    again, (line,) = logged_tick(sensor, instance, home, store, quiet.cursor)
+    assert f"no retrain (healthy): {again.skip_message}" in line
+    report(instance, mon.drift_report_key(c), drifted, drift_metadata[drifted])
+    fired, (line,) = logged_tick(sensor, instance, home, store, again.cursor)
+    (request,) = fired.run_requests
+    assert f"retrain [drift] (retrain): {request.tags['retrain/reason']}" in line
