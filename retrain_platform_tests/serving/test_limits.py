@@ -28,8 +28,11 @@ def _client() -> tuple[TestClient, list[int], ServingMetrics]:
     return TestClient(app), seen, metrics
 
 
-def _sample(metrics: ServingMetrics, name: str, **labels: str) -> float | None:
-    return metrics.registry.get_sample_value(name, labels)
+def _sample(metrics: ServingMetrics, name: str, **labels: str) -> float:
+    """A counter's value. Once Feast is imported in the process, prometheus_client keeps values
+    per process and metric name (multiprocess mode), shared by every registry: the tests compare
+    values before and after, never absolute counts."""
+    return metrics.registry.get_sample_value(name, labels) or 0.0
 
 
 def _chunks(total: int, size: int = 100) -> Iterator[bytes]:
@@ -39,15 +42,18 @@ def _chunks(total: int, size: int = 100) -> Iterator[bytes]:
 
 def test_a_declared_length_over_the_limit_is_413_and_never_reaches_the_app():
     client, seen, metrics = _client()
+    errors = _sample(metrics, "retrain_serving_errors_total", reason=TOO_LARGE)
+    refused = _sample(metrics, "retrain_serving_requests_total", endpoint="/predict", status="413")
     answer = client.post("/predict", content=b"x" * (LIMIT + 1))
     assert answer.status_code == 413
     body = answer.json()
     assert body["reason"] == TOO_LARGE and body["detail"][0]["limit_bytes"] == LIMIT
     assert str(LIMIT + 1) in body["detail"][0]["msg"]
     assert seen == []
-    assert _sample(metrics, "retrain_serving_errors_total", reason=TOO_LARGE) == 1
+    assert _sample(metrics, "retrain_serving_errors_total", reason=TOO_LARGE) == errors + 1
     assert (
-        _sample(metrics, "retrain_serving_requests_total", endpoint="/predict", status="413") == 1
+        _sample(metrics, "retrain_serving_requests_total", endpoint="/predict", status="413")
+        == refused + 1
     )
 
 
@@ -63,5 +69,11 @@ def test_a_chunked_body_over_the_limit_is_413_and_one_within_it_is_passed_on_who
 
 def test_unknown_paths_do_not_grow_the_metric_labels():
     client, _, metrics = _client()
+    before = _sample(metrics, "retrain_serving_requests_total", endpoint="other", status="413")
     client.post("/any/path/123", content=b"x" * (LIMIT + 1))
-    assert _sample(metrics, "retrain_serving_requests_total", endpoint="other", status="413") == 1
+    after = _sample(metrics, "retrain_serving_requests_total", endpoint="other", status="413")
+    assert after == before + 1
+    assert (
+        _sample(metrics, "retrain_serving_requests_total", endpoint="/any/path/123", status="413")
+        == 0
+    )
