@@ -1,7 +1,6 @@
 """The validated layer: valid rows and the quarantine, with the contract's table-level checks."""
 
 import json
-from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -26,7 +25,7 @@ from retrain_platform.defs.metadata import (
     table_link,
 )
 from retrain_platform.defs.partitions import partitions_for
-from retrain_platform.resources import DeltaLakeResource
+from retrain_platform.resources import ClockResource, DeltaLakeResource
 from retrain_platform.resources.notifier import NotifierResource
 
 
@@ -158,11 +157,11 @@ def build_freshness_check(contract: DatasetContract) -> dg.AssetChecksDefinition
         name=NEWEST_PARTITION_IS_FRESH,
         description=DESCRIPTIONS[NEWEST_PARTITION_IS_FRESH],
     )
-    def freshness(lake: DeltaLakeResource) -> dg.AssetCheckResult:
+    def freshness(lake: DeltaLakeResource, clock: ClockResource) -> dg.AssetCheckResult:
         newest = newest_event(
             contract, lake.uri(keys.VALIDATED, contract.dataset), lake.storage_options
         )
-        outcome = check_freshness(newest, datetime.now(UTC), contract)
+        outcome = check_freshness(newest, clock.now(), contract)
         return dg.AssetCheckResult(
             passed=outcome.passed,
             metadata=bounded_metadata(outcome.metadata),

@@ -14,6 +14,7 @@ import os
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +88,7 @@ def backfill(
     *,
     run_config: Mapping[str, Any] | None = None,
     echo: Callable[[str], None] = print,
+    clock_at: datetime | None = None,
 ) -> BackfillResult:
     """Validate each ingested partition, build features, freeze a training set, train a champion.
 
@@ -118,6 +120,7 @@ def backfill(
         run_config=dict(run_config or QUIET),
         asset_selection=model_asset_keys(contract),
         echo=echo,
+        clock_at=clock_at,
     )
     return BackfillResult(checks, dataset, outcome)
 

@@ -75,6 +75,7 @@ def _decide(
         driver.instance,
         tags=request_tags(request),
         run_config=run_config,
+        clock_at=driver.clock.now,
     )
     facts["retrain_run_id"] = outcome.run_id
     facts["challenger"] = outcome.model_version

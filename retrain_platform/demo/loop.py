@@ -216,7 +216,13 @@ def run_closed_loop(
     )
     partitions = sorted(r.partition_key for r in requests if r.partition_key)
     backfill(
-        defs, contract, instance, partitions, run_config=options.run_config(contract), echo=echo
+        defs,
+        contract,
+        instance,
+        partitions,
+        run_config=options.run_config(contract),
+        echo=echo,
+        clock_at=driver.clock.now,
     )
     driver.evaluate_automation()
     driver.persist()

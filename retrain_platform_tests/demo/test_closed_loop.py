@@ -101,3 +101,19 @@ def test_evidently_html_is_rendered_for_drifted_partitions_only(loop, contract):
         assert all(drift_report_path(contract, d).is_file() for d in drifted["day"])
         # a calm partition may still have drifted predictions (then it has its HTML too)
         assert not all(drift_report_path(contract, d).is_file() for d in calm["day"])
+
+
+@pytest.mark.slow
+def test_every_decision_row_carries_the_simulated_clock(loop, contract):
+    """Gate, deployment and "no retrain" rows all read the one platform clock (simulated here)."""
+    from retrain_platform.core.deployment.decisions import read_decisions
+    from retrain_platform.core.lake import table_uri
+    from retrain_platform.defs import model_keys as mk
+    from retrain_platform.home import HomeLayout
+
+    home = HomeLayout(loop.report.parents[2])
+    history = read_decisions(table_uri(home.lake_uri, mk.DEPLOYMENT, mk.decisions_table(contract)))
+    assert history.height > 0
+    last = START + timedelta(days=BACKFILL_DAYS + DAILY_DAYS + 1)
+    days = history.get_column("decided_at").dt.date()
+    assert days.min() >= START and days.max() <= last, (days.min(), days.max())

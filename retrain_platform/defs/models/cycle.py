@@ -5,6 +5,7 @@
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import dagster as dg
@@ -55,13 +56,22 @@ def run_retrain_cycle(
     run_config: Mapping[str, Any] | None = None,
     asset_selection: list[dg.AssetKey] | None = None,
     echo: Callable[[str], None] | None = None,
+    clock_at: datetime | None = None,
 ) -> RetrainOutcome:
-    """Run `<dataset>_retrain_job` in-process and report the gate verdict and the champion."""
+    """Run `<dataset>_retrain_job` in-process and report the gate verdict and the champion.
+
+    `clock_at` fixes the run's platform clock (the demo's simulated now), so the gate and
+    deployment rows of the decision history carry the same clock as the sensor's.
+    """
     job = defs.resolve_job_def(retrain_job_name(contract))
+    config: dict[str, Any] = dict(run_config or {})
+    if clock_at is not None:
+        fixed = {"clock": {"config": {"fixed_at": clock_at.isoformat()}}}
+        config["resources"] = {**config.get("resources", {}), **fixed}
     result = job.execute_in_process(
         instance=instance,
         raise_on_error=False,
-        run_config=dict(run_config or {}),
+        run_config=config,
         tags=dict(tags or {}),
         asset_selection=asset_selection,
     )

@@ -9,8 +9,8 @@ asks for it the validated rows that arrived after the training window and whose 
 retrain runs (in flight, or requested by a trigger: their `retrain/*` tags). A retrain request
 carries `retrain/trigger`, `retrain/reason`, `retrain/episode` and `retrain/max_psi` and a run key
 per episode. A "no retrain" outcome is appended to the decision history when its state changes
-(the last recorded state is the sensor's cursor), not on every tick; every tick logs its
-decision and its inputs (`tick_log`), which is what the tick's "View logs" shows.
+(the last recorded state is the sensor's cursor); every tick logs its decision and inputs
+(`tick_log`, the tick's "View logs") and records a champion moved by hand (`alias_watch`).
 """
 
 import json
@@ -43,6 +43,7 @@ from retrain_platform.defs import keys
 from retrain_platform.defs import model_keys as mk
 from retrain_platform.defs.models import retrain_job_name
 from retrain_platform.defs.monitoring import metadata as mon
+from retrain_platform.defs.monitoring.alias_watch import notice_alias_moves
 from retrain_platform.defs.monitoring.tick_log import tick_message
 from retrain_platform.resources import ClockResource, DeltaLakeResource
 from retrain_platform.resources.tracking import MlflowResource
@@ -55,13 +56,8 @@ NO_RETRAIN = "no_retrain"
 NO_TRIGGER = "none"
 REPORTS_READ = 200  # newest materializations read per monitoring asset and tick
 RUNS_READ = 100  # newest retrain runs read per tick
-IN_FLIGHT = (
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-    dg.DagsterRunStatus.CANCELING,
-)
+_S = dg.DagsterRunStatus
+IN_FLIGHT = (_S.QUEUED, _S.NOT_STARTED, _S.STARTING, _S.STARTED, _S.CANCELING)
 
 
 def retrain_sensor_name(contract: DatasetContract) -> str:
@@ -261,10 +257,10 @@ def build_retrain_sensor(
         lake: DeltaLakeResource,
         clock: ClockResource,
     ) -> dg.SensorResult:
-        now = clock.now()
-        state = gather_state(
-            context.instance, contract, mlflow.store(), mlflow.registry_model_name(contract), now
-        )
+        now, instance, name = clock.now(), context.instance, mlflow.registry_model_name(contract)
+        state = gather_state(instance, contract, mlflow.store(), name, now)
+        if not state.in_flight and notice_alias_moves(context, contract, mlflow, lake, now):
+            state = gather_state(instance, contract, mlflow.store(), name, now)  # the new champion
         decision = decide(state, policy, now)
         context.log.info(tick_message(retrain_sensor_name(contract), state, decision, policy, now))
         cursor = json.loads(context.cursor) if context.cursor else {}

@@ -17,7 +17,13 @@ import polars as pl
 import pytest
 
 from retrain_platform.core.datasets.ref import DatasetRef
-from retrain_platform.core.deployment.decisions import TRIGGER_TAG, read_decisions
+from retrain_platform.core.deployment.decisions import (
+    RETRAIN,
+    TRIGGER_TAG,
+    append_decision,
+    read_decisions,
+)
+from retrain_platform.core.deployment.decisions import Decision as HistoryRow
 from retrain_platform.core.deployment.registry import CHAMPION
 from retrain_platform.core.lake import table_uri
 from retrain_platform.core.models.metrics import classification_metrics
@@ -56,13 +62,48 @@ def register_champion(store: MlflowStore, name: str, window_end: str) -> None:
 
 
 @pytest.fixture
-def champion(contract, store, request):
+def champion(contract, store, home, request):
     """A fresh registered model per test (its name from the test), champion window ending
-    yesterday."""
+    yesterday, its promotion recorded in the decision history as the deployment step does."""
     name = f"m{abs(hash(request.node.name)) % 10**8}"
     yesterday = (datetime.now(UTC).date() - timedelta(days=1)).isoformat()
     register_champion(store, name, yesterday)
+    promoted = HistoryRow(
+        decided_at=datetime.now(UTC) - timedelta(hours=1),
+        event=RETRAIN,
+        dataset=name,
+        trigger="schedule",
+        reason="first champion",
+        promoted=True,
+        champion_before=None,
+        champion_after=1,
+    )
+    append_decision(decisions_uri(home, name), promoted)
     return name
+
+
+def decisions_uri(home, dataset: str) -> str:
+    return table_uri(home.lake_uri, mk.DEPLOYMENT, f"{dataset}_decisions")
+
+
+def test_a_champion_moved_by_hand_is_recorded_at_the_next_tick(
+    contract, champion, store, instance, home
+):
+    client = store.client()
+    ref = DatasetRef(f"/lake/datasets/{champion}", 0, "2026-01-01", "2026-01-02", (), None, None)
+    second = client.create_model_version(champion, source="file:///nowhere", tags=ref.tags())
+    client.set_registered_model_alias(champion, CHAMPION, second.version)
+    sensor = build_retrain_sensor(named(contract, champion))
+    first, lines = logged_tick(sensor, instance, home, store)
+    history = read_decisions(decisions_uri(home, champion))
+    moves = history.filter(pl.col("event") == "alias_move")
+    assert moves.select("champion_before", "champion_after").rows() == [(1, 2)]
+    assert any("champion moved outside the platform: 1 -> 2" in line for line in lines)
+    logged_tick(sensor, instance, home, store, first.cursor)  # noticed once, not again
+    assert (
+        read_decisions(decisions_uri(home, champion)).filter(pl.col("event") == "alias_move").height
+        == 1
+    )
 
 
 @pytest.fixture(scope="module")
@@ -152,9 +193,9 @@ def test_no_retrain_decisions_are_recorded_once_per_state(
     second = tick(sensor, instance, home, store, first.cursor)
     assert second.run_requests == []
     history = read_decisions(table_uri(home.lake_uri, mk.DEPLOYMENT, mk.decisions_table(c)))
-    assert history.get_column("event").to_list() == ["no_retrain"]
-    assert history.row(0, named=True)["reason"].startswith("healthy")
-    assert history.row(0, named=True)["champion_after"] == 1
+    assert history.get_column("event").to_list() == ["retrain", "no_retrain"]
+    assert history.row(1, named=True)["reason"].startswith("healthy")
+    assert history.row(1, named=True)["champion_after"] == 1
 
 
 def test_decayed_live_performance_fires(contract, champion, store, instance, home):
