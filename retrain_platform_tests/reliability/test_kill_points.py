@@ -1,7 +1,7 @@
-"""Kill points of the raw step: SIGKILL after the data files but before the commit, and between the
-raw and the quarantine commits. Either way the previous good state stays readable, the ledger
-holds no digest for the partition, so the next tick requests it again, and the rerun ingests
-every row exactly once.
+"""Kill points: SIGKILL in the raw step after the data files but before the commit, and between
+the raw and the quarantine commits; in the online-store write after the upsert but before its
+commit. The previous good state stays readable (and served); for the raw step the ledger holds
+no digest for the partition, so the next tick requests it again; every rerun heals.
 """
 
 from __future__ import annotations
@@ -102,3 +102,59 @@ def test_a_killed_raw_step_is_requested_again_and_heals(contract, home, instance
     ]:
         assert landing.rows_of(name) == (raw_rows, held), name
         assert landing.status(name)["status"] == "ingested"
+
+
+def _online_write_killed_before_commit(frame: pl.DataFrame, table) -> None:  # noqa: ANN001
+    """Child: write the online store, dying after the upsert ran but before its COMMIT."""
+    import retrain_platform.core.feature_store.online_sqlite as online
+
+    real = online._connect
+
+    class DiesAtCommit:
+        def __init__(self, conn) -> None:  # noqa: ANN001
+            self.conn = conn
+
+        def execute(self, sql: str, *args):  # noqa: ANN002, ANN202
+            if sql == "COMMIT":
+                os.kill(os.getpid(), signal.SIGKILL)
+            return self.conn.execute(sql, *args)
+
+        def __getattr__(self, name: str):  # noqa: ANN204
+            return getattr(self.conn, name)
+
+    online._connect = lambda path, timeout: DiesAtCommit(real(path, timeout))
+    online.write_online(frame, table)
+
+
+def test_an_online_store_write_killed_before_its_commit_keeps_the_served_values(home, contract):
+    from retrain_platform.core.lake import read_partitions
+    from retrain_platform.resources.feast import FeastResource
+    from retrain_platform_tests.fixtures.online_store import feature_rows, served, write_features
+
+    view = contract.feature_views[0]
+    frame = read_partitions(
+        write_features(home.lake_uri, contract, view, feature_rows(contract, view))
+    )
+    feast = FeastResource()
+    feast.apply(contract)
+    days = sorted(frame.get_column(pc.PARTITION).unique())
+    first = frame.filter(pl.col(pc.PARTITION) == days[0])
+    feast.write_online(contract, view, first)
+    keys = list(view.entity_keys)
+    entities = frame.select(keys).unique().sort(keys)
+    before = served(feast, contract, view, entities)
+
+    child = SPAWN.Process(
+        target=_online_write_killed_before_commit,
+        args=(frame, feast.online_table(contract, view)),
+    )
+    child.start()
+    child.join(120)
+    assert child.exitcode == -signal.SIGKILL
+    assert served(feast, contract, view, entities).equals(before)  # the old values, whole
+
+    feast.write_online(contract, view, frame)  # the rerun: every entity's newest row
+    after = served(feast, contract, view, entities)
+    assert not after.equals(before)
+    newest = frame.sort(contract.timestamp_name).group_by(keys, maintain_order=True).last()
+    assert after.height == newest.height
