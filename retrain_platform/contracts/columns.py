@@ -31,6 +31,12 @@ def parse_column(path: str, key: str, raw: Any, *, default_dtype: str | None = N
     name = r.get("name", required=True)
     if not isinstance(name, str) or not VALID_NAME.match(name):
         r.fail(f"{name!r} is not a valid column name (letters, digits, _)", r.sub("name"))
+    if name.startswith("_"):
+        r.fail(
+            f"{name!r} is not a valid column name: names starting with _ are the platform's "
+            "own columns (_partition, _series, ...)",
+            r.sub("name"),
+        )
     r.key = f"{key}[{name}]"
     dtype = r.get("dtype", default_dtype, required=default_dtype is None)
     if dtype not in DTYPES:

@@ -1,4 +1,9 @@
-"""Typed, frozen objects of a contract's feature views: windows, aggregates, lags, combinations."""
+"""Typed, frozen objects of a contract's feature views: windows, aggregates, lags, combinations.
+
+A view that declares no entity keys treats the whole dataset as one series: its key is the
+platform column `SERIES_KEY`, holding one constant value per dataset (the dataset's name), so
+windows, lags, the point-in-time join and the feature store key every row the same way.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,14 @@ from datetime import timedelta
 AGGREGATE_FUNCTIONS = ("count", "sum", "mean", "std", "min", "max", "last")
 LABEL_FUNCTIONS = ("count", "rate")
 ENCODINGS = ("one_hot", "ordinal")
+
+# The key column of a view with no entity keys ("the series is the entity"): a platform column
+# (hence the underscore, no contract column can be called so), string-typed, valued with the
+# dataset's name. `core.platform_columns.SERIES` is the same name.
+SERIES_KEY = "_series"
+SERIES_DTYPE = "string"
+# The view a contract with no `feature_views` gets: its own features, per entity or per series.
+DEFAULT_VIEW_NAME = "series"
 
 
 @dataclass(frozen=True)
@@ -101,6 +114,11 @@ class FeatureView:
     time_since_previous: bool = False
 
     @property
+    def keyless(self) -> bool:
+        """True when the view declares no entity keys and is keyed by the series column."""
+        return self.entity_keys == (SERIES_KEY,)
+
+    @property
     def time_since_previous_name(self) -> str:
         return "seconds_since_previous"
 
@@ -135,3 +153,11 @@ class FeatureView:
     def history_span(self) -> timedelta:
         """How far before a partition its windows may read (including the label delay)."""
         return self.lookback
+
+
+def default_view(entity_keys: tuple[str, ...], features: tuple[str, ...]) -> FeatureView:
+    """The view of a contract that declares none: its features as they are, one row per event,
+    keyed by `entity_keys` (the series column when there are none)."""
+    day = timedelta(days=1)
+    keys = entity_keys or (SERIES_KEY,)
+    return FeatureView(DEFAULT_VIEW_NAME, keys, "before", day, day, features)

@@ -1,7 +1,9 @@
 """Parse the `feature_views` section of a contract: declared point-in-time feature transforms.
 
 Every name a view refers to is checked against the contract (or the view's own earlier outputs),
-so a typo fails when the contract is loaded, not in the middle of a run.
+so a typo fails when the contract is loaded, not in the middle of a run. A view with no entity
+keys (none declared, none in the contract) is keyed by the series column `SERIES_KEY`; a
+contract with no feature views gets one, `DEFAULT_VIEW_NAME`, passing its features through.
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ import re
 from datetime import timedelta
 from typing import Any
 
+from retrain_platform.contracts.feature_view_model import default_view
 from retrain_platform.contracts.model import (
     AGGREGATE_FUNCTIONS,
     ENCODINGS,
     LABEL_FUNCTIONS,
+    SERIES_KEY,
     Aggregate,
     Column,
     Combination,
@@ -84,10 +88,16 @@ def parse_feature_views(
     default_keys: tuple[str, ...],
     features: tuple[str, ...],
 ) -> tuple[FeatureView, ...]:
-    """The contract's feature views; `features` are the contract's feature column names."""
+    """The contract's feature views; `features` are the contract's feature column names.
+
+    With none declared, the one default view: the contract's features per event, keyed by the
+    contract's entity keys (or by the series column when it declares none).
+    """
     raw = reader.get("feature_views", [])
     if not isinstance(raw, list):
         reader.fail("expected a list of feature views", "feature_views")
+    if not raw:
+        return (default_view(default_keys, features),)
     views = tuple(
         _parse_view(
             Reader(reader.path, f"feature_views[{i}]", item), columns, label, default_keys, features
@@ -112,15 +122,13 @@ def _parse_view(
     if not isinstance(name, str) or not _NAME.match(name):
         v.fail(f"{name!r} is not a valid view name", v.sub("name"))
     v.key = f"feature_views[{name}]"
-    keys = tuple(v.get("entity_keys", list(default_keys)))
-    if not keys:
-        v.fail(
-            "a feature view needs entity keys (the contract declares none)",
-            v.sub("entity_keys"),
-        )
-    for key in keys:
+    declared = v.get("entity_keys", list(default_keys))
+    if not isinstance(declared, list):
+        v.fail("expected a list of column names (or [] for one series)", v.sub("entity_keys"))
+    for key in declared:
         if key not in columns:
             v.fail(f"unknown column {key!r}", v.sub("entity_keys"))
+    keys = tuple(declared) or (SERIES_KEY,)
     closure = v.get("window_closure", "before")
     if closure not in CLOSURES:
         v.fail(f"{closure!r} is not one of {', '.join(CLOSURES)}", v.sub("window_closure"))

@@ -16,6 +16,8 @@ from retrain_platform.contracts.feature_view_model import (
     AGGREGATE_FUNCTIONS,
     ENCODINGS,
     LABEL_FUNCTIONS,
+    SERIES_DTYPE,
+    SERIES_KEY,
     Aggregate,
     Combination,
     Encoding,
@@ -47,6 +49,8 @@ __all__ = [
     "Partitioning",
     "Policy",
     "RowIndexTimestamp",
+    "SERIES_DTYPE",
+    "SERIES_KEY",
     "Window",
 ]
 
@@ -227,6 +231,21 @@ class DatasetContract:
         known = ", ".join(v.name for v in self.feature_views)
         msg = f"{self.source_path}: dataset {self.dataset!r} has no feature view {name!r} ({known})"
         raise ValueError(msg)
+
+    @property
+    def series_value(self) -> str:
+        """The value of the series column (`SERIES_KEY`) in the rows of a keyless view."""
+        return self.dataset
+
+    def key_column(self, name: str) -> Column:
+        """The column of a view's key: a contract column, or the series column."""
+        if name == SERIES_KEY:
+            return Column(
+                SERIES_KEY,
+                SERIES_DTYPE,
+                description="The series of a dataset with no entity keys (the dataset's name).",
+            )
+        return self.column(name)
 
     def column(self, name: str) -> Column:
         for col in self.columns:

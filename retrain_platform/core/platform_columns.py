@@ -4,12 +4,18 @@ Dataset columns come from the contract; these are the platform's own, written in
 They start with an underscore so they cannot collide with a contract column name.
 """
 
+from retrain_platform.contracts.model import SERIES_KEY
+
 PARTITION = "_partition"
 SOURCE_FILE = "_source_file"
 SOURCE_ROW = "_source_row"
 INGESTED_AT = "_ingested_at"
 
 LINEAGE = (PARTITION, SOURCE_FILE, SOURCE_ROW, INGESTED_AT)
+
+# The key of a feature view with no entity keys: one value per dataset (the contract names it,
+# since a contract's views refer to it; features, training sets and the feature store carry it).
+SERIES = SERIES_KEY
 
 STAGE = "_stage"
 REASON = "_reason"

@@ -107,8 +107,9 @@ def build_online_store_asset(contract: DatasetContract, view: FeatureView) -> dg
         tags=_tags(contract),
         owners=[contract.owner],
         description=(
-            f"The newest {view.name} features of each {', '.join(view.entity_keys)} in a "
-            "partition, upserted into Feast's online store. An online value with a newer "
+            f"The newest {view.name} features of "
+            + ("the series" if view.keyless else f"each {', '.join(view.entity_keys)}")
+            + " in a partition, upserted into Feast's online store. An online value with a newer "
             "event time is kept (late partitions); the same event time is replaced (corrections)."
         ),
     )

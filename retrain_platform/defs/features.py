@@ -16,14 +16,19 @@ from retrain_platform.resources import DeltaLakeResource
 
 def _schema(contract: DatasetContract, view: FeatureView) -> dg.TableSchema:
     derived = set(view.derived_names(contract.label_name))
+    roles = {key: "entity" for key in view.entity_keys} | {name: "derived" for name in derived}
     return dg.TableSchema(
         columns=[
-            dg.TableColumn(
-                name, str(dtype), tags={"role": "derived" if name in derived else "input"}
-            )
+            dg.TableColumn(name, str(dtype), tags={"role": roles.get(name, "input")})
             for name, dtype in feature_columns(contract, view).items()
         ]
     )
+
+
+def _keyed_by(view: FeatureView) -> str:
+    if view.keyless:
+        return f"`{view.entity_keys[0]}` (no entity keys: the dataset is one series)"
+    return ", ".join(f"`{key}`" for key in view.entity_keys)
 
 
 def build_features_asset(contract: DatasetContract, view: FeatureView) -> dg.AssetsDefinition:
@@ -41,7 +46,8 @@ def build_features_asset(contract: DatasetContract, view: FeatureView) -> dg.Ass
         tags=keys.tags(contract, keys.FEATURES),
         owners=[contract.owner],
         description=(
-            f"Point-in-time features of view `{view.name}` per {contract.dataset} event "
+            f"Point-in-time features of view `{view.name}` per {contract.dataset} event, "
+            f"keyed by {_keyed_by(view)} "
             f"(windows {view.closure} the event, lookback {view.lookback}); reads the "
             "validated partitions its windows reach."
         ),

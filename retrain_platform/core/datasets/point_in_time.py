@@ -3,7 +3,8 @@
 The fast path is a polars backward as-of join per entity over the features table. Feast's
 historical retrieval is kept as a selectable path; its file offline store drops label rows with
 no earlier feature row, so its answer is re-joined on a row id to keep every label row (with
-nulls), exactly like the as-of join.
+nulls), exactly like the as-of join. Label events of a keyless view get its series column
+first (`with_view_keys`), so they join the series' features like an entity's.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import polars as pl
 
 from retrain_platform.contracts import DatasetContract
 from retrain_platform.contracts.model import FeatureView
+from retrain_platform.core.features.transforms import with_view_keys
 
 ROW_ID = "__label_row"
 
@@ -34,7 +36,7 @@ def asof_join(
     ts = contract.timestamp_name
     names = view.feature_names(contract.label_name)
     right = features.select([*view.entity_keys, ts, *names]).sort(ts)
-    left = labels.with_row_index(ROW_ID).sort(ts)
+    left = with_view_keys(labels, contract, view).with_row_index(ROW_ID).sort(ts)
     joined = left.join_asof(
         right, on=ts, by=list(view.entity_keys), strategy="backward", check_sortedness=False
     )
@@ -63,7 +65,7 @@ def feast_join(
     """
     ts = contract.timestamp_name
     names = view.feature_names(contract.label_name)
-    keyed = labels.with_row_index(ROW_ID)
+    keyed = with_view_keys(labels, contract, view).with_row_index(ROW_ID)
     entities = keyed.select([ROW_ID, *view.entity_keys, ts]).rename({ts: "event_timestamp"})
     answers = [
         pl.from_pandas(retrieve(chunk.to_pandas())[[ROW_ID, *names]]).cast(

@@ -4,6 +4,12 @@ Every name comes from the contract: an entity per entity key (its join key is th
 `<table>_source` reading the Parquet mirror of the view's Delta table, `<table>_fv` serving the
 view's features and `<table>_v<hash>` a feature service whose suffix changes whenever the served
 features do, so a model trained on one feature set keeps resolving the same service.
+
+A view with no entity keys is served per series: its entity is the series column (`_series`, a
+string holding the dataset's name, present in the features table like any key). Feast 0.67 also
+has entity-less views (a hidden `__dummy` entity), but an explicit key keeps one read and write
+path for every view: the same online writers, `entity_rows=[{"_series": <dataset>}]` online and
+the same entity frame for historical retrieval.
 """
 
 from __future__ import annotations
@@ -78,11 +84,12 @@ def entity_value_types(contract: DatasetContract, view: ContractView) -> dict[st
     """Feast value type of each entity key (join key) of the view."""
     types = {}
     for key in view.entity_keys:
-        value_type = FEAST_TYPES[contract.column(key).dtype].to_value_type()
+        dtype = contract.key_column(key).dtype
+        value_type = FEAST_TYPES[dtype].to_value_type()
         if value_type not in ENTITY_KEY_VALUE_TYPES:
             msg = (
                 f"{contract.source_path}: entity key {key!r} has dtype "
-                f"{contract.column(key).dtype!r}, which Feast cannot use as an entity key"
+                f"{dtype!r}, which Feast cannot use as an entity key"
             )
             raise ValueError(msg)
         types[key] = value_type
@@ -153,7 +160,7 @@ def to_feast_objects(
             name=key,
             join_keys=[key],
             value_type=value_type,
-            description=contract.column(key).description,
+            description=contract.key_column(key).description,
         )
         for key, value_type in entity_value_types(contract, view).items()
     )
@@ -166,7 +173,8 @@ def to_feast_objects(
     )
     types = feature_types(contract, view)
     entity_fields = [
-        Field(name=key, dtype=FEAST_TYPES[contract.column(key).dtype]) for key in view.entity_keys
+        Field(name=key, dtype=FEAST_TYPES[contract.key_column(key).dtype])
+        for key in view.entity_keys
     ]
     feature_view = FeatureView(
         name=feature_view_name(contract, view),

@@ -6,6 +6,9 @@ rate of earlier labels that were already known (the contract's label delay), lag
 the previous event, encodings and ratios. With closure "before" a window never includes the event
 itself nor any event at the same instant; with "including" it does.
 
+A view with no entity keys is keyed by the series column (`platform_columns.SERIES`, the dataset's
+name in every row): its windows and lags run over the whole dataset in event order.
+
 Every window is bounded by the view's lookback, so a partition's features depend only on the
 events of the lookback before it: computing one partition at a time or all at once gives the
 same values.
@@ -28,6 +31,15 @@ _ROW = "__row"
 def feature_table_name(contract: DatasetContract, view: FeatureView) -> str:
     """Name of a view's table and asset: `<dataset>_<view>`."""
     return f"{contract.dataset}_{view.name}"
+
+
+def with_view_keys(
+    frame: pl.DataFrame, contract: DatasetContract, view: FeatureView
+) -> pl.DataFrame:
+    """`frame` with the view's key columns: the series column is added for a keyless view."""
+    if not view.keyless or pc.SERIES in frame.columns:
+        return frame
+    return frame.with_columns(pl.lit(contract.series_value, pl.String).alias(pc.SERIES))
 
 
 def _duration(delta: timedelta) -> str:
@@ -143,9 +155,10 @@ def build_features(
     include the view's lookback before them."""
     ts = contract.timestamp_name
     keys = list(view.entity_keys)
+    keyed = with_view_keys(validated, contract, view)
     order = [*keys, ts, pc.INGESTED_AT, pc.SOURCE_FILE, pc.SOURCE_ROW]
-    order = [c for c in order if c in validated.columns]
-    frame = validated.sort(order).with_row_index(_ROW)
+    order = [c for c in order if c in keyed.columns]
+    frame = keyed.sort(order).with_row_index(_ROW)
     if view.time_since_previous:
         frame = frame.with_columns(pl.col(ts).alias(f"{ts}__prev"))
     parts = [frame, *_window_features(frame, view, ts), *_label_features(frame, contract, view, ts)]
@@ -188,7 +201,7 @@ def feature_columns(contract: DatasetContract, view: FeatureView) -> dict[str, p
         contract.timestamp_name,
         *(c.name for c in contract.identifiers),
     ):
-        schema[name] = polars_dtype(contract.column(name).dtype)
+        schema[name] = polars_dtype(contract.key_column(name).dtype)
     for name in view.passthrough:
         schema[name] = polars_dtype(contract.column(name).dtype)
     for aggregate in view.aggregates:
