@@ -170,12 +170,13 @@ def predict(state: ServingState, payload: Any) -> tuple[dict[str, Any], dict[str
     timings: dict[str, float] = {}
     request_id = uuid.uuid4().hex
     ts_name = state.contract.timestamp_name
+    series = {state.keys[0]: state.contract.series_value} if state.view.keyless else {}
     if payload.entities is not None:
-        entities = [e.model_dump() for e in payload.entities]
+        entities = [{**e.model_dump(), **series} for e in payload.entities]
         items, meta = _online_items(state, entities, timings)
         source = ONLINE
     else:
-        items = [r.model_dump() for r in payload.rows]
+        items = [{**r.model_dump(), **series} for r in payload.rows]
         entities = [{k: item[k] for k in state.keys} for item in items]
         meta = [(item.get(ts_name), None, False) for item in items]
         source = REQUEST

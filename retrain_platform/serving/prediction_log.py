@@ -45,7 +45,7 @@ def log_schema(contract: DatasetContract, view: FeatureView) -> dict[str, pl.Dat
         PREDICTED_AT: pl.Datetime("us", "UTC"),
     }
     for key in view.entity_keys:
-        schema[key] = polars_dtype(contract.column(key).dtype)
+        schema[key] = polars_dtype(contract.key_column(key).dtype)
     schema[contract.timestamp_name] = pl.Datetime("us", "UTC")
     schema.update(
         {

@@ -103,13 +103,16 @@ def build_schemas(
     """Pydantic models of `POST /predict` for `contract`'s `view`.
 
     A request holds `entities` (entity keys only: features come from the online store) or
-    `rows` (entity keys plus the view's features, as full rows), 1 to `max_batch` of them.
+    `rows` (entity keys plus the view's features, as full rows), 1 to `max_batch` of them. For a
+    keyless view (one series) an entity is `{}`: the series' newest features.
     Every model input is required in a row (a nullable one may be null, but must be given);
     other view features are optional but validated when present.
     """
     title = "".join(part.title() for part in contract.dataset.split("_"))
     keys = tuple(view.entity_keys)
-    entity_fields = {k: _column_field(contract.column(k), required=True) for k in keys}
+    # a keyless view's key is the series column: nothing to send, the service fills it in
+    asked = () if view.keyless else keys
+    entity_fields = {k: _column_field(contract.key_column(k), required=True) for k in asked}
     entity = create_model(f"{title}Entity", __config__=_FORBID, **entity_fields)  # type: ignore[call-overload]
 
     schema = feature_columns(contract, view)
