@@ -125,6 +125,8 @@ def deployment(tmp_path: Path, pg_database: str, celery_queue: str, contract) ->
             BACKEND_ENV_VAR: "rpc://",
             QUEUE_ENV_VAR: celery_queue,
             "PYTHONUNBUFFERED": "1",
+            # the files were written a moment ago: read them now, not after the grace period
+            "RETRAIN_LANDING_GRACE_SECONDS": "0",
         }
     )
     logs = tmp_path / "logs"

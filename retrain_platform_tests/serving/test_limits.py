@@ -30,8 +30,11 @@ def _client() -> tuple[TestClient, list[int], ServingMetrics]:
 
 def _sample(metrics: ServingMetrics, name: str, **labels: str) -> float:
     """A counter's value. Once Feast is imported in the process, prometheus_client keeps values
-    per process and metric name (multiprocess mode), shared by every registry: the tests compare
+    per process and metric name (multiprocess mode): a labelled child starts from what earlier
+    registries of the process counted. So the child is created first, and the tests compare
     values before and after, never absolute counts."""
+    counter = {"retrain_serving_errors_total": metrics.errors}.get(name, metrics.requests)
+    counter.labels(**labels)
     return metrics.registry.get_sample_value(name, labels) or 0.0
 
 
