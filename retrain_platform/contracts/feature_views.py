@@ -8,9 +8,7 @@ contract with no feature views gets one, `DEFAULT_VIEW_NAME`, passing its featur
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
-from typing import Any
 
 from retrain_platform.contracts.feature_view_model import default_view
 from retrain_platform.contracts.model import (
@@ -26,59 +24,19 @@ from retrain_platform.contracts.model import (
     Label,
     LabelAggregate,
     Lag,
-    Window,
 )
 from retrain_platform.contracts.parsing import (
-    ContractError,
     Reader,
     compact_duration,
     parse_duration,
 )
-
-_EVENTS = re.compile(r"^(\d+)\s*(ev|events?)$")
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
-CLOSURES = ("before", "including")
-
-
-def parse_window(reader: Reader, key: str, text: Any) -> Window:
-
-    raw = str(text).strip()
-    match = _EVENTS.match(raw)
-    if match:
-        count = int(match.group(1))
-        if count < 1:
-            reader.fail("an event window needs at least 1 event", key)
-        return Window(raw.replace(" ", ""), events=count)
-    try:
-        duration = parse_duration(raw, path=reader.path, key=key)
-    except ContractError:
-        reader.fail(f"{raw!r} is not a window like '1h', '7d' or '10 events'", key)
-        raise
-    return Window(raw, duration=duration)
-
-
-def _list(reader: Reader, name: str, *, required: bool = False) -> list[Any]:
-    value = reader.get(name, [], required=required)
-    if not isinstance(value, list) or (required and not value):
-        reader.fail("expected a non-empty list", reader.sub(name))
-    return value
-
-
-def _windows(reader: Reader) -> tuple[Window, ...]:
-    return tuple(
-        parse_window(reader, f"{reader.sub('windows')}[{i}]", w)
-        for i, w in enumerate(_list(reader, "windows", required=True))
-    )
-
-
-def _choices(reader: Reader, name: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
-    values = _list(reader, name, required=True)
-    for value in values:
-        if value not in allowed:
-            reader.fail(
-                f"unknown {name[:-1]} {value!r} (one of: {', '.join(allowed)})", reader.sub(name)
-            )
-    return tuple(values)
+from retrain_platform.contracts.view_reading import (
+    CLOSURES,
+    NAME_PATTERN,
+    read_choices,
+    read_list,
+    read_windows,
+)
 
 
 def parse_feature_views(
@@ -119,7 +77,7 @@ def _parse_view(
 ) -> FeatureView:
     """One feature view: its keys and closure, then each transform section in turn."""
     name = v.get("name", required=True)
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
         v.fail(f"{name!r} is not a valid view name", v.sub("name"))
     v.key = f"feature_views[{name}]"
     declared = v.get("entity_keys", list(default_keys))
@@ -186,7 +144,7 @@ def _parse_aggregates(
     (label features are declared under `label_aggregates`, which honour `label.delay`).
     """
     aggregates, spans = [], []
-    for j, entry in enumerate(_list(v, "aggregates")):
+    for j, entry in enumerate(read_list(v, "aggregates")):
         a = Reader(v.path, f"{v.sub('aggregates')}[{j}]", entry)
         column = a.get("column", required=True)
         if column == label.column.name:
@@ -195,10 +153,10 @@ def _parse_aggregates(
                 "declare it under label_aggregates (they wait for label.delay)",
                 a.sub("column"),
             )
-        functions = _choices(a, "functions", AGGREGATE_FUNCTIONS)
+        functions = read_choices(a, "functions", AGGREGATE_FUNCTIONS)
         if column not in numeric and set(functions) - {"count", "last"}:
             a.fail(f"{column!r} is not a numeric contract column", a.sub("column"))
-        windows = _windows(a)
+        windows = read_windows(a)
         a.finish()
         aggregates.append(Aggregate(column, functions, windows))
         spans += [w.duration for w in windows if w.duration]
@@ -213,10 +171,10 @@ def _parse_label_aggregates(
     A time window must be longer than `label.delay`: a shorter one could hold no known label.
     """
     label_aggregates, spans = [], []
-    for j, entry in enumerate(_list(v, "label_aggregates")):
+    for j, entry in enumerate(read_list(v, "label_aggregates")):
         a = Reader(v.path, f"{v.sub('label_aggregates')}[{j}]", entry)
-        functions = _choices(a, "functions", LABEL_FUNCTIONS)
-        windows = _windows(a)
+        functions = read_choices(a, "functions", LABEL_FUNCTIONS)
+        windows = read_windows(a)
         for w in windows:
             if w.duration is not None and w.duration <= label.delay:
                 a.fail(
@@ -233,7 +191,7 @@ def _parse_label_aggregates(
 def _parse_lags(v: Reader, features: tuple[str, ...], label: Label) -> tuple[Lag, ...]:
     """`lags`: a contract feature's value k events earlier."""
     lags = []
-    for j, entry in enumerate(_list(v, "lags")):
+    for j, entry in enumerate(read_list(v, "lags")):
         a = Reader(v.path, f"{v.sub('lags')}[{j}]", entry)
         column = a.get("column", required=True)
         if column == label.column.name:
@@ -243,7 +201,7 @@ def _parse_lags(v: Reader, features: tuple[str, ...], label: Label) -> tuple[Lag
             )
         if column not in features:
             a.fail(f"{column!r} is not a contract feature", a.sub("column"))
-        values = _list(a, "lags", required=True)
+        values = read_list(a, "lags", required=True)
         if not all(isinstance(k, int) and k >= 1 for k in values):
             a.fail("lags are whole numbers of earlier events, 1 or more", a.sub("lags"))
         a.finish()
@@ -254,7 +212,7 @@ def _parse_lags(v: Reader, features: tuple[str, ...], label: Label) -> tuple[Lag
 def _parse_encodings(v: Reader, columns: dict[str, Column]) -> tuple[Encoding, ...]:
     """`encodings`: ordinal or one-hot codes of a column with categories."""
     encodings = []
-    for j, entry in enumerate(_list(v, "encodings")):
+    for j, entry in enumerate(read_list(v, "encodings")):
         a = Reader(v.path, f"{v.sub('encodings')}[{j}]", entry)
         column = a.get("column", required=True)
         kind = a.get("kind", "ordinal")
@@ -271,10 +229,10 @@ def _parse_combinations(v: Reader, available: set[str], label: Label) -> tuple[C
     """`ratios` and `differences` of two columns known to the view (never the label)."""
     combinations = []
     for kind in ("ratios", "differences"):
-        for j, entry in enumerate(_list(v, kind)):
+        for j, entry in enumerate(read_list(v, kind)):
             a = Reader(v.path, f"{v.sub(kind)}[{j}]", entry)
             out = a.get("name", required=True)
-            if not isinstance(out, str) or not _NAME.match(out) or out in available:
+            if not isinstance(out, str) or not NAME_PATTERN.match(out) or out in available:
                 a.fail(f"{out!r} is not a new, valid column name", a.sub("name"))
             sides = ("numerator", "denominator") if kind == "ratios" else ("left", "right")
             left, right = (a.get(side, required=True) for side in sides)

@@ -19,7 +19,11 @@ from retrain_platform.contracts import DatasetContract
 from retrain_platform.contracts.pandera_schema import to_pandera_schema
 from retrain_platform.core import platform_columns as pc
 from retrain_platform.core.bounded import clip_values
-from retrain_platform.core.ingest.rows import QUARANTINE_SCHEMA, empty_quarantine, failures_json
+from retrain_platform.core.ingest.quarantine_rows import (
+    QUARANTINE_SCHEMA,
+    empty_quarantine,
+    failures_json,
+)
 
 
 @dataclass(frozen=True)
