@@ -8,7 +8,6 @@ it was cut and by how much.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -35,12 +34,3 @@ def clip_values(value: Any, limit: int = MAX_VALUE_CHARS) -> Any:
     if isinstance(value, bytes | bytearray):
         return clip_text(value.hex(), limit)
     return value
-
-
-def clip_json(text: str, limit: int = MAX_VALUE_CHARS) -> str:
-    """A JSON document with each string in it clipped (the document itself stays valid JSON)."""
-    try:
-        parsed = json.loads(text)
-    except ValueError:
-        return clip_text(text, limit)
-    return json.dumps(clip_values(parsed, limit))

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 import polars as pl
 import pyarrow as pa
@@ -26,6 +27,7 @@ from deltalake.exceptions import CommitFailedError, TableNotFoundError
 from retrain_platform.core.platform_columns import PARTITION
 
 COMMIT_RETRIES = 8
+T = TypeVar("T")
 
 
 def table_uri(root: str, layer: str, dataset: str) -> str:
@@ -111,29 +113,38 @@ def overwrite_partitions(
     if uri.startswith("/") or "://" not in uri:
         Path(uri).parent.mkdir(parents=True, exist_ok=True)
     data = frame.to_arrow()
+
+    def commit() -> int:
+        # Creating the table as its own commit makes every data write a predicate overwrite:
+        # two first writers of one partition then conflict (and retry) instead of both
+        # committing blind overwrites whose rows would end up side by side.
+        existing = _open(uri, options) or DeltaTable.create(
+            uri,
+            data.schema,
+            mode="ignore",
+            partition_by=[PARTITION],
+            storage_options=options,
+        )
+        evolve = _schema_change(existing, data.schema, uri)
+        write_deltalake(
+            existing,
+            data,
+            mode="overwrite",
+            partition_by=[PARTITION],
+            predicate=partition_predicate(partitions, extra_predicate),
+            commit_properties=properties,
+            schema_mode="merge" if evolve else None,
+        )
+        return existing.version()
+
+    return with_commit_retries(commit, uri)
+
+
+def with_commit_retries(commit: Callable[[], T], uri: str) -> T:
+    """Run `commit`, again after a short random back-off when a concurrent writer won the race."""
     for attempt in range(COMMIT_RETRIES):
         try:
-            # Creating the table as its own commit makes every data write a predicate overwrite:
-            # two first writers of one partition then conflict (and retry) instead of both
-            # committing blind overwrites whose rows would end up side by side.
-            existing = _open(uri, options) or DeltaTable.create(
-                uri,
-                data.schema,
-                mode="ignore",
-                partition_by=[PARTITION],
-                storage_options=options,
-            )
-            evolve = _schema_change(existing, data.schema, uri)
-            write_deltalake(
-                existing,
-                data,
-                mode="overwrite",
-                partition_by=[PARTITION],
-                predicate=partition_predicate(partitions, extra_predicate),
-                commit_properties=properties,
-                schema_mode="merge" if evolve else None,
-            )
-            return existing.version()
+            return commit()
         except CommitFailedError:
             if attempt == COMMIT_RETRIES - 1:
                 raise

@@ -11,19 +11,17 @@ each partition's last ingested digest, which is what lets the sensor request not
 from __future__ import annotations
 
 import json
-import random
-import time
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
 import polars as pl
 from deltalake import write_deltalake
-from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
 from retrain_platform.core.bounded import clip_text
 from retrain_platform.core.ingest.landing import LandingFile
+from retrain_platform.core.lake import table_exists, with_commit_retries
 
 ACCEPTED = "accepted"
 INGESTED = "ingested"
@@ -34,7 +32,6 @@ EMPTY = "empty"
 OUTSIDE = "outside_partitions"
 SUPERSEDED = "superseded"
 STATUSES = (ACCEPTED, ARRIVING, REFUSED_NAME, UNREADABLE, EMPTY, OUTSIDE, SUPERSEDED)
-_RETRIES = 8
 
 SCHEMA: dict[str, pl.DataType] = {
     "recorded_at": pl.Datetime("us", "UTC"),
@@ -105,47 +102,32 @@ class LedgerRecord:
         )  # type: ignore[arg-type]
 
 
-@dataclass
-class PartitionIngest:
-    """What one raw run took from one file for one partition."""
-
-    rows_raw: int = 0
-    quarantined: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def rows_quarantined(self) -> int:
-        return sum(self.quarantined.values())
+def to_frame(records: Iterable[LedgerRecord]) -> pl.DataFrame:
+    """Records as a frame of the ledger's schema."""
+    return pl.DataFrame([asdict(r) for r in records], schema=SCHEMA)
 
 
 def append(
     uri: str, records: Iterable[LedgerRecord], storage_options: Mapping[str, str] | None = None
 ) -> int:
     """Append records (a blind append: concurrent appenders never conflict for long)."""
-    rows = [asdict(r) for r in records]
-    if not rows:
+    frame = to_frame(records)
+    if frame.is_empty():
         return 0
-    frame = pl.DataFrame(rows, schema=SCHEMA)
     if "://" not in uri:
         Path(uri).parent.mkdir(parents=True, exist_ok=True)
-    for attempt in range(_RETRIES):
-        try:
-            write_deltalake(
-                uri, frame.to_arrow(), mode="append", storage_options=dict(storage_options or {})
-            )
-            return len(rows)
-        except CommitFailedError:
-            if attempt == _RETRIES - 1:
-                raise
-            time.sleep(min(2.0, 0.05 * 2**attempt) * (1 + random.random()))
-    return 0
+    options = dict(storage_options or {})
+    with_commit_retries(
+        lambda: write_deltalake(uri, frame.to_arrow(), mode="append", storage_options=options), uri
+    )
+    return frame.height
 
 
 def read(uri: str, storage_options: Mapping[str, str] | None = None) -> pl.DataFrame:
     """Every record so far (an empty frame with the schema when there is no ledger yet)."""
-    try:
-        return pl.read_delta(uri, storage_options=dict(storage_options or {}))
-    except (TableNotFoundError, FileNotFoundError, OSError):
+    if not table_exists(uri, storage_options):
         return pl.DataFrame(schema=SCHEMA)
+    return pl.read_delta(uri, storage_options=dict(storage_options or {}))
 
 
 def ingested_digests(ledger: pl.DataFrame) -> dict[str, str]:

@@ -67,7 +67,7 @@ def ledger_observation(
     contract: DatasetContract, existing: pl.DataFrame, new: Sequence[ledger.LedgerRecord]
 ) -> dg.AssetObservation:
     """The ledger after `new` records, as an observation of `landing/<dataset>`."""
-    frame = pl.concat([existing, pl.DataFrame([r.__dict__ for r in new], schema=ledger.SCHEMA)])
+    frame = pl.concat([existing, ledger.to_frame(new)])
     summary = ledger.file_summary(frame)
     counts = dict(summary.group_by("status").len().iter_rows())
     metadata: dict[str, object] = {
