@@ -27,6 +27,9 @@ from retrain_platform.core.lake import table_exists
 RETRAIN, ROLLBACK, ALIAS_MOVE = "retrain", "rollback", "alias_move"
 TRIGGER_TAG = "retrain/trigger"
 REASON_TAG = "retrain/reason"
+# Set on a retrain run by the evaluation gate: `passed` or `rejected` (a rejected run succeeds).
+GATE_VERDICT_TAG = "retrain/gate_verdict"
+GATE_PASSED, GATE_REJECTED = "passed", "rejected"
 MANUAL = "manual"
 DECIDED_AT = "decided_at"
 CHAMPION_AFTER = "champion_after"
@@ -145,6 +148,11 @@ def trigger_and_reason(run_tags: Mapping[str, str]) -> tuple[str, str]:
     """Why a run happened, from its tags: `retrain/trigger` (else manual) and `retrain/reason`."""
     trigger = run_tags.get(TRIGGER_TAG) or MANUAL
     return trigger, run_tags.get(REASON_TAG) or trigger
+
+
+def gate_verdict_tag(passed: bool) -> str:
+    """The value of `retrain/gate_verdict` for a verdict."""
+    return GATE_PASSED if passed else GATE_REJECTED
 
 
 def to_frame(decisions: list[Decision]) -> pl.DataFrame:

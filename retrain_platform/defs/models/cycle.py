@@ -1,6 +1,7 @@
 """A retraining cycle run in-process: `<dataset>_retrain_job` and what it did (CLI and demo).
 
-`run_retrain_cycle` runs the job and summarizes the gate verdict and the champion.
+`run_retrain_cycle` runs the job and summarizes the gate verdict and the champion. A cycle the
+gate rejected is a successful run (`success` and `rejected` both true): the champion stays.
 """
 
 from collections.abc import Callable, Mapping
@@ -17,7 +18,7 @@ from retrain_platform.defs.models.jobs import retrain_job_name
 
 @dataclass(frozen=True)
 class RetrainOutcome:
-    """What one retraining cycle did."""
+    """What one retraining cycle did (`success`: the run's; a gate rejection succeeds)."""
 
     success: bool
     run_id: str
@@ -27,10 +28,15 @@ class RetrainOutcome:
     failures: list[str]
     champion_version: int | None
 
+    @property
+    def rejected(self) -> bool:
+        """The gate judged the challenger and rejected it (an expected outcome)."""
+        return self.gate_passed is False
+
     def lines(self) -> list[str]:
         if self.model_version is None:
             return [f"retraining run {self.run_id[:8]} failed before a model was registered"]
-        verdict = {True: "passed", False: "FAILED", None: "not run"}[self.gate_passed]
+        verdict = {True: "passed", False: "rejected", None: "not run"}[self.gate_passed]
         out = [
             f"model version {self.model_version} (training set v{self.dataset_version}): "
             f"gate {verdict}"

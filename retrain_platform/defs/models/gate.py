@@ -1,11 +1,16 @@
 """`evaluation_gate`: the blocking check of challenger against champion on the same holdout.
 
-When it fails, `registered_model` (the approved version, alias `challenger`) and `deployment` do
-not run; the rejected cycle is appended to the decision history here, and alerted. Both
-downstream assets also refuse a version whose recorded verdict is not `passed`, because a
-blocking check only stops steps of its own run. The first holdout rows it scores are recorded on
-the candidate run with the challenger's scores (the golden requests the deployment step replays
-against the version before it becomes champion). Rows of the history read the platform clock.
+A rejection is an expected outcome of a retraining cycle, not an error: the check fails with WARN
+severity, its description and `failures` metadata are the reasons (Markdown), the run is tagged
+`retrain/gate_verdict=rejected`, and the run succeeds. The check is blocking, so
+`registered_model` waits for it; that asset then materializes nothing for a rejected version, so
+`deployment` is skipped (never failed) and the champion stays. The rejected cycle is appended to
+the decision history here, and alerted. Both downstream assets also refuse a version whose
+recorded verdict is not `passed`, because a blocking check only orders steps of its own run.
+An error of the gate itself (it could not judge) still fails the step and the run. The first
+holdout rows it scores are recorded on the candidate run with the challenger's scores (the golden
+requests the deployment step replays against the version before it becomes champion). Rows of
+the history read the platform clock.
 """
 
 import dagster as dg
@@ -13,8 +18,10 @@ import dagster as dg
 from retrain_platform.contracts import DatasetContract
 from retrain_platform.core.datasets.ref import DatasetRef
 from retrain_platform.core.deployment.decisions import (
+    GATE_VERDICT_TAG,
     append_decision,
     from_gate_record,
+    gate_verdict_tag,
     read_decisions,
     trigger_and_reason,
 )
@@ -39,14 +46,18 @@ from retrain_platform.core.models.gate import (
 from retrain_platform.core.models.inputs import feature_matrix
 from retrain_platform.core.models.training import holdout_rows, predict
 from retrain_platform.defs import model_keys as mk
-from retrain_platform.defs.models.metadata import gate_metadata, latest_candidate
+from retrain_platform.defs.models.metadata import (
+    gate_description,
+    gate_metadata,
+    latest_candidate,
+)
 from retrain_platform.resources import ClockResource, DeltaLakeResource
 from retrain_platform.resources.notifier import NotifierResource
 from retrain_platform.resources.tracking import MlflowResource
 
 
 def build_evaluation_gate(contract: DatasetContract) -> dg.AssetChecksDefinition:
-    """`evaluation_gate`: challenger against champion on the same holdout (blocking)."""
+    """`evaluation_gate`: challenger against champion on the same holdout (blocking, WARN)."""
 
     @dg.asset_check(
         asset=mk.candidate_model_key(contract),
@@ -54,7 +65,8 @@ def build_evaluation_gate(contract: DatasetContract) -> dg.AssetChecksDefinition
         blocking=True,
         description=(
             "Challenger and champion scored on the challenger's holdout: policy minimums, "
-            "maximum regression against the champion, per-slice regression; all failures listed."
+            "maximum regression against the champion, per-slice regression; all failures listed. "
+            "A rejection (WARN) keeps the champion: the approval and deployment are skipped."
         ),
     )
     def evaluation_gate(
@@ -125,10 +137,11 @@ def build_evaluation_gate(contract: DatasetContract) -> dg.AssetChecksDefinition
                 notifier.gate_rejection_rate_high(
                     contract.dataset, health.rate, health.last_n, health.threshold
                 )
-        context.log.info(
-            f"{contract.dataset} gate {verdict.label} for version {candidate.version}"
-            + "".join(f"\n  - {m}" for m in verdict.messages)
+        context.instance.add_run_tags(
+            context.run.run_id, {GATE_VERDICT_TAG: gate_verdict_tag(verdict.passed)}
         )
+        summary = gate_description(verdict, contract, candidate, champion_version)
+        (context.log.info if verdict.passed else context.log.warning)(summary)
         # gate rejection rate and champion-metric trend, this cycle included, plotted per cycle
         history = read_decisions(
             lake.uri(mk.DEPLOYMENT, mk.decisions_table(contract)), lake.storage_options
@@ -142,7 +155,9 @@ def build_evaluation_gate(contract: DatasetContract) -> dg.AssetChecksDefinition
             )
         return dg.AssetCheckResult(
             passed=verdict.passed,
-            severity=dg.AssetCheckSeverity.ERROR,
+            # a rejection is expected: downstream is skipped by `registered_model`, not failed
+            severity=dg.AssetCheckSeverity.WARN,
+            description=summary,
             metadata={
                 **gate_metadata(verdict, contract, candidate, champion_version, holdout.height),
                 **health_metadata(history, contract.policy),

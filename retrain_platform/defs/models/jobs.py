@@ -23,7 +23,8 @@ def model_asset_keys(contract: DatasetContract) -> list[dg.AssetKey]:
 
 
 def build_retrain_job(contract: DatasetContract) -> Any:  # an unresolved asset job
-    """`<dataset>_retrain_job`; a failed gate stops it after the candidate (still recorded)."""
+    """`<dataset>_retrain_job`; a gate rejection ends it after the gate (approval and deployment
+    skipped, the run succeeds, the rejected version is still registered and recorded)."""
     return dg.define_asset_job(
         retrain_job_name(contract),
         selection=dg.AssetSelection.assets(

@@ -83,6 +83,25 @@ def _failures_markdown(verdict: GateVerdict) -> str:
     return "\n".join(f"- {message}" for message in verdict.messages)
 
 
+def gate_description(
+    verdict: GateVerdict,
+    contract: DatasetContract,
+    candidate: LoggedCandidate,
+    champion_version: int | None,
+) -> str:
+    """The verdict in Markdown: what happens to the challenger and the champion, and why."""
+    name = f"{contract.dataset} version {candidate.version}"
+    if verdict.passed:
+        against = "first deployment" if champion_version is None else f"champion {champion_version}"
+        return f"**Passed** ({against}): {name} is approved for deployment."
+    keeps = (
+        "there is still no champion"
+        if champion_version is None
+        else f"champion version {champion_version} keeps serving"
+    )
+    return f"**Rejected**: {name} is not deployed; {keeps}.\n\n" + _failures_markdown(verdict)
+
+
 def _slices_markdown(verdict: GateVerdict) -> str:
     lines = [
         "| slice | rows | positives | challenger ROC-AUC | champion ROC-AUC | status |",

@@ -22,7 +22,11 @@ from retrain_platform.cli.main import build_parser
 from retrain_platform.contracts import DatasetContract
 from retrain_platform.core import platform_columns as pc
 from retrain_platform.core.deployment import record_external_alias_moves
-from retrain_platform.core.deployment.decisions import champion_at, read_decisions
+from retrain_platform.core.deployment.decisions import (
+    GATE_VERDICT_TAG,
+    champion_at,
+    read_decisions,
+)
 from retrain_platform.core.deployment.registry import CHAMPION, PREVIOUS, alias_version
 from retrain_platform.core.features.transforms import feature_table_name
 from retrain_platform.core.lake import overwrite_partitions, table_uri
@@ -215,9 +219,47 @@ def test_a_passing_challenger_becomes_champion_and_keeps_previous(scenario):
     assert scenario.aliases["second"] == (2, 1)
 
 
+def test_a_gate_rejection_is_a_successful_run_that_skips_deployment(scenario):
+    """The rejected cycle: run SUCCESS, tagged rejected; the reasons are the gate check's
+    description in the run's event log; approval materialized nothing and deployment was
+    skipped, neither failed; the champion is unchanged."""
+    failed = scenario.outcomes["failed"]
+    assert failed.success and failed.rejected and failed.champion_version == 2
+    run = scenario.instance.get_run_by_id(failed.run_id)
+    assert run.status == dg.DagsterRunStatus.SUCCESS
+    assert run.tags[GATE_VERDICT_TAG] == "rejected"
+    events = [
+        record.event_log_entry.dagster_event
+        for record in scenario.instance.get_records_for_run(failed.run_id).records
+        if record.event_log_entry.dagster_event is not None
+    ]
+    assert not [e for e in events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+    (evaluation,) = [
+        e.event_specific_data
+        for e in events
+        if e.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    ]
+    assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
+    assert evaluation.description.startswith("**Rejected**")
+    assert "champion version 2 keeps serving" in evaluation.description
+    assert f"- {failed.failures[0]}" in evaluation.description
+    skipped = {e.step_key for e in events if e.event_type == dg.DagsterEventType.STEP_SKIPPED}
+    assert skipped == {mk.deployment_key(scenario.contract).to_python_identifier()}
+    materialized = {
+        e.asset_key for e in events if e.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION
+    }
+    assert mk.registered_model_key(scenario.contract) not in materialized
+    assert mk.deployment_key(scenario.contract) not in materialized
+    assert "gate rejected" in "\n".join(failed.lines())
+    assert (
+        scenario.instance.get_run_by_id(scenario.outcomes["second"].run_id).tags[GATE_VERDICT_TAG]
+        == "passed"
+    )
+
+
 def test_a_failed_gate_registers_the_version_but_moves_no_alias(scenario):
     failed = scenario.outcomes["failed"]
-    assert not failed.success and failed.gate_passed is False
+    assert failed.gate_passed is False
     assert failed.model_version == 3
     assert failed.failures and failed.failures[0].startswith("below_minimum: roc_auc")
     assert scenario.aliases["failed"] == (2, 1)
