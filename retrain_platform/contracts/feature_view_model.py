@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 AGGREGATE_FUNCTIONS = ("count", "sum", "mean", "std", "min", "max", "last")
-LABEL_FUNCTIONS = ("count", "rate")
+LABEL_FUNCTIONS = ("count", "rate", "last")
 ENCODINGS = ("one_hot", "ordinal")
 
 # The key column of a view with no entity keys ("the series is the entity"): a platform column
@@ -50,7 +50,12 @@ class Aggregate:
 
 @dataclass(frozen=True)
 class LabelAggregate:
-    """Count or positive rate of the entity's earlier labels that were already known."""
+    """Count, positive rate or last value of the entity's labels already known at each event.
+
+    The label of an event at s is known at t when s + `label.delay` <= t (and s < t: an event's
+    own label, or one at the same instant, is never known when it happens). A time window w
+    holds the known labels of events in [t - w, t - delay]; an event window the last n of them.
+    """
 
     functions: tuple[str, ...]
     windows: tuple[Window, ...]
@@ -96,8 +101,10 @@ class FeatureView:
     """A set of per-entity, point-in-time features computed from validated rows.
 
     Every output row describes one event as known at its own time: the event's contract
-    features plus aggregates over the entity's earlier events (`closure` "before": strictly
-    before it; "including": up to and including it) and over labels already known then.
+    features plus aggregates over the entity's events (`closure` "before": strictly earlier
+    ones; "including": also the event itself and any other at the same instant), lags and the
+    time since the previous event (always strictly earlier events, whatever the closure) and
+    label features over labels already known then (`label.delay`, whatever the closure).
     """
 
     name: str
@@ -112,6 +119,7 @@ class FeatureView:
     combinations: tuple[Combination, ...] = ()
     encodings: tuple[Encoding, ...] = ()
     time_since_previous: bool = False
+    label_lags: tuple[int, ...] = ()
 
     @property
     def keyless(self) -> bool:
@@ -123,11 +131,15 @@ class FeatureView:
         return "seconds_since_previous"
 
     def label_output_names(self, label: str) -> list[str]:
+        """Label aggregates (`<label>_<function>_<window>`), then label lags (`<label>_lag_<k>`)."""
         return [
-            f"{label}_{f}_{w.suffix}"
-            for a in self.label_aggregates
-            for w in a.windows
-            for f in a.functions
+            *(
+                f"{label}_{f}_{w.suffix}"
+                for a in self.label_aggregates
+                for w in a.windows
+                for f in a.functions
+            ),
+            *(f"{label}_lag_{k}" for k in self.label_lags),
         ]
 
     def derived_names(self, label: str) -> list[str]:

@@ -1,20 +1,27 @@
 """Parse the `feature_views` section of a contract: declared point-in-time feature transforms.
 
 Every name a view refers to is checked against the contract (or the view's own earlier outputs),
-so a typo fails when the contract is loaded, not in the middle of a run. A view with no entity
-keys (none declared, none in the contract) is keyed by the series column `SERIES_KEY`; a
-contract with no feature views gets one, `DEFAULT_VIEW_NAME`, passing its features through.
+so a typo fails when the contract is loaded, not in the middle of a run; the label column may be
+read only by the view's label section (`label_views`), which waits for `label.delay`. A view with
+no entity keys (none declared, none in the contract) is keyed by the series column `SERIES_KEY`;
+a contract with no feature views gets one, `DEFAULT_VIEW_NAME`, passing its features through.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from retrain_platform.contracts.feature_view_model import default_view
+from retrain_platform.contracts.label_views import (
+    check_label_reach,
+    parse_label_aggregates,
+    parse_label_lags,
+    refuse_label,
+)
 from retrain_platform.contracts.model import (
     AGGREGATE_FUNCTIONS,
     ENCODINGS,
-    LABEL_FUNCTIONS,
     SERIES_KEY,
     Aggregate,
     Column,
@@ -22,14 +29,9 @@ from retrain_platform.contracts.model import (
     Encoding,
     FeatureView,
     Label,
-    LabelAggregate,
     Lag,
 )
-from retrain_platform.contracts.parsing import (
-    Reader,
-    compact_duration,
-    parse_duration,
-)
+from retrain_platform.contracts.parsing import Reader, parse_duration
 from retrain_platform.contracts.view_reading import (
     CLOSURES,
     NAME_PATTERN,
@@ -84,6 +86,8 @@ def _parse_view(
     if not isinstance(declared, list):
         v.fail("expected a list of column names (or [] for one series)", v.sub("entity_keys"))
     for key in declared:
+        if key == label.column.name:
+            refuse_label(v, key, "an entity key", v.sub("entity_keys"))
         if key not in columns:
             v.fail(f"unknown column {key!r}", v.sub("entity_keys"))
     keys = tuple(declared) or (SERIES_KEY,)
@@ -92,15 +96,14 @@ def _parse_view(
         v.fail(f"{closure!r} is not one of {', '.join(CLOSURES)}", v.sub("window_closure"))
     passthrough = tuple(v.get("passthrough", list(features)))
     for col in passthrough:
+        if col == label.column.name:
+            refuse_label(v, col, "passing it through", v.sub("passthrough"))
         if col not in features:
             v.fail(f"{col!r} is not a contract feature", v.sub("passthrough"))
     numeric = {n for n, c in columns.items() if c.is_numeric or c.dtype == "bool"}
     aggregates, spans = _parse_aggregates(v, numeric, label)
-    label_aggregates, label_spans = _parse_label_aggregates(v, label)
+    label_aggregates, label_spans = parse_label_aggregates(v, label)
     spans += label_spans
-    lags = _parse_lags(v, features, label)
-    encodings = _parse_encodings(v, columns)
-    since_previous = bool(v.get("time_since_previous", False))
     partial = FeatureView(
         name,
         keys,
@@ -108,31 +111,19 @@ def _parse_view(
         timedelta(0),
         timedelta(0),
         passthrough,
-        aggregates,
-        label_aggregates,
-        lags,
-        (),
-        encodings,
-        since_previous,
+        aggregates=aggregates,
+        label_aggregates=label_aggregates,
+        lags=_parse_lags(v, features, label),
+        encodings=_parse_encodings(v, columns, label),
+        time_since_previous=bool(v.get("time_since_previous", False)),
+        label_lags=parse_label_lags(v),
     )
     available = set(columns) | set(partial.derived_names(label.column.name))
     combinations = _parse_combinations(v, available, label)
     lookback, ttl = _parse_lookback_and_ttl(v, spans)
+    check_label_reach(v, label, lookback, label_aggregates, partial.label_lags)
     v.finish()
-    return FeatureView(
-        name,
-        keys,
-        closure,
-        lookback,
-        ttl,
-        passthrough,
-        aggregates,
-        label_aggregates,
-        lags,
-        combinations,
-        encodings,
-        since_previous,
-    )
+    return replace(partial, lookback=lookback, ttl=ttl, combinations=combinations)
 
 
 def _parse_aggregates(
@@ -148,11 +139,7 @@ def _parse_aggregates(
         a = Reader(v.path, f"{v.sub('aggregates')}[{j}]", entry)
         column = a.get("column", required=True)
         if column == label.column.name:
-            a.fail(
-                f"{column!r} is the label: an aggregate would read labels before they are known; "
-                "declare it under label_aggregates (they wait for label.delay)",
-                a.sub("column"),
-            )
+            refuse_label(a, column, "an aggregate", a.sub("column"))
         functions = read_choices(a, "functions", AGGREGATE_FUNCTIONS)
         if column not in numeric and set(functions) - {"count", "last"}:
             a.fail(f"{column!r} is not a numeric contract column", a.sub("column"))
@@ -163,31 +150,6 @@ def _parse_aggregates(
     return tuple(aggregates), spans
 
 
-def _parse_label_aggregates(
-    v: Reader, label: Label
-) -> tuple[tuple[LabelAggregate, ...], list[timedelta]]:
-    """`label_aggregates`: functions of the labels known so far, over windows.
-
-    A time window must be longer than `label.delay`: a shorter one could hold no known label.
-    """
-    label_aggregates, spans = [], []
-    for j, entry in enumerate(read_list(v, "label_aggregates")):
-        a = Reader(v.path, f"{v.sub('label_aggregates')}[{j}]", entry)
-        functions = read_choices(a, "functions", LABEL_FUNCTIONS)
-        windows = read_windows(a)
-        for w in windows:
-            if w.duration is not None and w.duration <= label.delay:
-                a.fail(
-                    f"label window {w.text} is not longer than the label delay "
-                    f"{compact_duration(label.delay)}: no label in it is known yet",
-                    a.sub("windows"),
-                )
-        a.finish()
-        label_aggregates.append(LabelAggregate(functions, windows))
-        spans += [w.duration for w in windows if w.duration]
-    return tuple(label_aggregates), spans
-
-
 def _parse_lags(v: Reader, features: tuple[str, ...], label: Label) -> tuple[Lag, ...]:
     """`lags`: a contract feature's value k events earlier."""
     lags = []
@@ -195,10 +157,7 @@ def _parse_lags(v: Reader, features: tuple[str, ...], label: Label) -> tuple[Lag
         a = Reader(v.path, f"{v.sub('lags')}[{j}]", entry)
         column = a.get("column", required=True)
         if column == label.column.name:
-            a.fail(
-                f"{column!r} is the label: a lag would read a label before it is known",
-                a.sub("column"),
-            )
+            refuse_label(a, column, "a lag", a.sub("column"))
         if column not in features:
             a.fail(f"{column!r} is not a contract feature", a.sub("column"))
         values = read_list(a, "lags", required=True)
@@ -209,12 +168,14 @@ def _parse_lags(v: Reader, features: tuple[str, ...], label: Label) -> tuple[Lag
     return tuple(lags)
 
 
-def _parse_encodings(v: Reader, columns: dict[str, Column]) -> tuple[Encoding, ...]:
-    """`encodings`: ordinal or one-hot codes of a column with categories."""
+def _parse_encodings(v: Reader, columns: dict[str, Column], label: Label) -> tuple[Encoding, ...]:
+    """`encodings`: ordinal or one-hot codes of a column with categories (never the label)."""
     encodings = []
     for j, entry in enumerate(read_list(v, "encodings")):
         a = Reader(v.path, f"{v.sub('encodings')}[{j}]", entry)
         column = a.get("column", required=True)
+        if column == label.column.name:
+            refuse_label(a, column, "an encoding", a.sub("column"))
         kind = a.get("kind", "ordinal")
         if column not in columns or columns[column].categories is None:
             a.fail(f"{column!r} is not a contract column with categories", a.sub("column"))
@@ -236,8 +197,11 @@ def _parse_combinations(v: Reader, available: set[str], label: Label) -> tuple[C
                 a.fail(f"{out!r} is not a new, valid column name", a.sub("name"))
             sides = ("numerator", "denominator") if kind == "ratios" else ("left", "right")
             left, right = (a.get(side, required=True) for side in sides)
+            what = "a ratio" if kind == "ratios" else "a difference"
             for side, col in zip(sides, (left, right), strict=True):
-                if col not in available or col == label.column.name:
+                if col == label.column.name:
+                    refuse_label(a, col, what, a.sub(side))
+                if col not in available:
                     a.fail(f"unknown column {col!r}", a.sub(side))
             a.finish()
             combinations.append(

@@ -1,10 +1,15 @@
 """Point-in-time feature transforms declared by a contract's feature views.
 
 Each output row describes one event as it was known at its own time: the event's contract
-features, aggregates over the same entity's earlier events in time or event-count windows, the
-rate of earlier labels that were already known (the contract's label delay), lags, the time since
-the previous event, encodings and ratios. With closure "before" a window never includes the event
-itself nor any event at the same instant; with "including" it does.
+features, aggregates over the same entity's events in time or event-count windows, features of
+the labels already known (`labels`: the contract's label delay), lags, the time since the
+previous event, encodings and ratios.
+
+The view's window closure applies to aggregates only: with "before" a window holds the entity's
+events strictly before the event's time (never the event itself nor any event at the same
+instant); with "including" it also holds the event itself and every event at the same instant.
+Lags and the time since the previous event always look at strictly earlier events (`_lag_1` is
+never the event itself), and label features always wait for the label delay.
 
 A view with no entity keys is keyed by the series column (`platform_columns.SERIES`, the dataset's
 name in every row): its windows and lags run over the whole dataset in event order.
@@ -22,8 +27,9 @@ import polars as pl
 
 from retrain_platform.contracts import DatasetContract
 from retrain_platform.contracts.dtypes import polars_dtype
-from retrain_platform.contracts.model import FeatureView, Window
+from retrain_platform.contracts.model import FeatureView
 from retrain_platform.core import platform_columns as pc
+from retrain_platform.core.features.labels import label_feature_columns, label_features
 
 _ROW = "__row"
 
@@ -47,6 +53,7 @@ def _duration(delta: timedelta) -> str:
 
 
 def _closed(view: FeatureView) -> str:
+    """The aggregates' window edges: `[t - w, t)` ("before") or `[t - w, t]` ("including")."""
     return "left" if view.closure == "before" else "both"
 
 
@@ -67,27 +74,26 @@ def _rolling(
     ts: str,
     period: timedelta,
     exprs: list[pl.Expr],
-    *,
-    offset: timedelta | None = None,
-    closed: str | None = None,
+    closed: str,
 ) -> pl.DataFrame:
     """One row per input row: `exprs` over the entity's events in the window before each event."""
     rolled = frame.rolling(
         index_column=ts,
         period=_duration(period),
-        offset=_duration(-offset) if offset is not None else None,
-        closed=closed or _closed(view),
+        closed=closed,  # type: ignore[arg-type]  # one of polars' ClosedInterval words
         group_by=list(view.entity_keys),
     ).agg(exprs)
     return rolled.drop([*view.entity_keys, ts])
 
 
 def _window_features(frame: pl.DataFrame, view: FeatureView, ts: str) -> list[pl.DataFrame]:
-    by_period: dict[timedelta, list[pl.Expr]] = {}
+    """Aggregates (edges by the view's closure), then lags and the previous event's time (always
+    strictly earlier events), grouped into one rolling pass per window span and edge."""
+    by_period: dict[tuple[timedelta, str], list[pl.Expr]] = {}
     for aggregate in view.aggregates:
         for window in aggregate.windows:
             period = window.duration or view.lookback
-            by_period.setdefault(period, []).extend(
+            by_period.setdefault((period, _closed(view)), []).extend(
                 _aggregate(aggregate.column, f, window.events).alias(
                     f"{aggregate.column}_{f}_{window.suffix}"
                 )
@@ -104,45 +110,11 @@ def _window_features(frame: pl.DataFrame, view: FeatureView, ts: str) -> list[pl
     if view.time_since_previous:
         history.append(pl.col(f"{ts}__prev").last().alias("__prev_ts"))
     if history:
-        by_period.setdefault(view.lookback, []).extend(history)
-    return [_rolling(frame, view, ts, period, exprs) for period, exprs in by_period.items()]
-
-
-def _label_features(
-    frame: pl.DataFrame, contract: DatasetContract, view: FeatureView, ts: str
-) -> list[pl.DataFrame]:
-    """Known labels only: an event at s is labelled at s + delay, so at t the window is
-    [t - w, t - delay] (strictly before t - delay with closure "before")."""
-    delay = contract.label.delay
-    positive = (pl.col(contract.label_name) == contract.label.positive).cast(pl.Float64)
-    outputs = []
-    label = contract.label_name
-    for spec in view.label_aggregates:
-        for window in spec.windows:
-            exprs = []
-            for function in spec.functions:
-                name = f"{label}_{function}_{window.suffix}"
-                value = positive if window.events is None else positive.tail(window.events)
-                exprs.append(
-                    (value.count().cast(pl.Int64) if function == "count" else value.mean()).alias(
-                        name
-                    )
-                )
-            period = window.duration or view.lookback
-            if period <= delay:
-                msg = (
-                    f"{contract.source_path}: label window {window.text} is not longer than "
-                    "the label delay"
-                )
-                raise ValueError(msg)
-            outputs.append(
-                _rolling(frame.with_columns(), view, ts, period - delay, exprs, offset=period)
-            )
-    return outputs
-
-
-def _with_window_suffix(window: Window) -> str:
-    return window.suffix
+        by_period.setdefault((view.lookback, "left"), []).extend(history)
+    return [
+        _rolling(frame, view, ts, period, exprs, closed)
+        for (period, closed), exprs in by_period.items()
+    ]
 
 
 def build_features(
@@ -161,7 +133,7 @@ def build_features(
     frame = keyed.sort(order).with_row_index(_ROW)
     if view.time_since_previous:
         frame = frame.with_columns(pl.col(ts).alias(f"{ts}__prev"))
-    parts = [frame, *_window_features(frame, view, ts), *_label_features(frame, contract, view, ts)]
+    parts = [frame, *_window_features(frame, view, ts), *label_features(frame, contract, view, ts)]
     out = pl.concat(parts, how="horizontal")
     if view.time_since_previous:
         seconds = (pl.col(ts) - pl.col("__prev_ts")).dt.total_microseconds() / 1_000_000
@@ -216,8 +188,7 @@ def feature_columns(contract: DatasetContract, view: FeatureView) -> dict[str, p
                     if function == "last"
                     else pl.Float64()
                 )
-    for name in view.label_output_names(contract.label_name):
-        schema[name] = pl.Int64() if "_count_" in name else pl.Float64()
+    schema |= label_feature_columns(contract, view)
     for lag in view.lags:
         for name in lag.output_names():
             schema[name] = polars_dtype(contract.column(lag.column).dtype)

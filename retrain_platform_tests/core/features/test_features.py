@@ -2,7 +2,10 @@
 
 The reference walks every event and looks at the entity's other events one by one, so an
 off-by-one window edge, a window that sees the event itself, a tie at the same instant or a
-label used before it was known would all make it disagree.
+label used before it was known would all make it disagree. It runs on the shipped transactions
+contract and on a variant with closure "including" and every label feature (`label_lags`,
+`last`, event-count label windows); event times sit on a 30 minute grid, so labels become known
+exactly at later events' times.
 """
 
 import math
@@ -17,19 +20,26 @@ from retrain_platform.core.ingest.landing import LandingFile
 from retrain_platform.core.ingest.rows import conform_file
 from retrain_platform.core.partitions import history_partitions
 from retrain_platform.core.synthetic import generate_day
+from retrain_platform_tests.fixtures.label_views import GRID, label_variants
 
 DAYS = 4
 
 
+@pytest.fixture(scope="module", params=["shipped", "including_every_label_feature"])
+def case(request, contract):
+    return contract if request.param == "shipped" else label_variants()["transactions_including_2d"]
+
+
 @pytest.fixture(scope="module")
-def events(contract) -> pl.DataFrame:
+def events(case) -> pl.DataFrame:
+    contract = case
     frames = []
     for i in range(DAYS):
         day = generate_day(contract, date(2026, 3, 1) + timedelta(days=i), rows=300, seed=5)
         file = LandingFile(f"d{i}.parquet", None, 1, i)  # type: ignore[arg-type]
         frames.append(conform_file(day, file, contract).rows)
-    rows = pl.concat(frames)
     ts, key = contract.timestamp_name, contract.feature_views[0].entity_keys[0]
+    rows = pl.concat(frames).with_columns(pl.col(ts).dt.truncate(f"{GRID.seconds // 60}m"))
     busiest = rows.group_by(key).len().sort("len", descending=True).get_column(key)[0]
     mine = rows.filter(pl.col(key) == busiest).sort(ts)
     # a tie: the busiest entity's 3rd event happens at the same instant as its 2nd
@@ -40,6 +50,24 @@ def events(contract) -> pl.DataFrame:
         .otherwise(pl.col(ts))
         .alias(ts)
     )
+
+
+def _summary(function: str, seen: list[dict], column: str) -> object:
+    xs = [r[column] for r in seen if r[column] is not None]
+    nums = [float(x) for x in xs]
+    mean = sum(nums) / len(nums) if nums else None
+    if function == "std":
+        if len(nums) < 2:
+            return None
+        return math.sqrt(sum((x - mean) ** 2 for x in nums) / (len(nums) - 1))
+    return {
+        "count": len(xs),
+        "sum": sum(nums),
+        "mean": mean,
+        "max": max(nums) if nums else None,
+        "min": min(nums) if nums else None,
+        "last": seen[-1][column] if seen else None,
+    }[function]
 
 
 def _reference(events: pl.DataFrame, contract, view) -> dict[str, dict[str, object]]:
@@ -53,51 +81,48 @@ def _reference(events: pl.DataFrame, contract, view) -> dict[str, dict[str, obje
     out = {}
     for row in rows:
         t = row[ts]
-        earlier = [r for r in by_entity[row[key]] if r[ts] < t]
-        recent = [r for r in earlier if r[ts] >= t - view.lookback]
+        mine = by_entity[row[key]]
+        # aggregates: strictly earlier events ("before") or also those at t ("including")
+        window = [r for r in mine if r[ts] < t or (view.closure == "including" and r[ts] == t)]
+        # lags and the previous event: always strictly earlier events
+        previous = [r for r in mine if t - view.lookback <= r[ts] < t]
+        # labels known at t: s + delay <= t and s < t
+        known = [r for r in mine if r[ts] < t and r[ts] + delay <= t and r[label] is not None]
         values: dict[str, object] = {}
         for aggregate in view.aggregates:
-            for window in aggregate.windows:
-                if window.duration is not None:
-                    seen = [r for r in earlier if r[ts] >= t - window.duration]
+            for w in aggregate.windows:
+                if w.duration is not None:
+                    seen = [r for r in window if r[ts] >= t - w.duration]
                 else:
-                    seen = recent[-window.events :]
-                xs = [r[aggregate.column] for r in seen if r[aggregate.column] is not None]
-                nums = [float(x) for x in xs]
+                    seen = [r for r in window if r[ts] >= t - view.lookback][-w.events :]
                 for function in aggregate.functions:
-                    name = f"{aggregate.column}_{function}_{window.suffix}"
-                    mean = sum(nums) / len(nums) if nums else None
-                    values[name] = {
-                        "count": len(xs),
-                        "sum": sum(nums),
-                        "mean": mean,
-                        "std": (
-                            math.sqrt(sum((x - mean) ** 2 for x in nums) / (len(nums) - 1))
-                            if len(nums) > 1
-                            else None
-                        ),
-                        "max": max(nums) if nums else None,
-                        "min": min(nums) if nums else None,
-                        "last": seen[-1][aggregate.column] if seen else None,
-                    }[function]
+                    name = f"{aggregate.column}_{function}_{w.suffix}"
+                    values[name] = _summary(function, seen, aggregate.column)
         for spec in view.label_aggregates:
-            for window in spec.windows:
-                known = [r for r in earlier if r[ts] >= t - window.duration and r[ts] + delay < t]
-                positives = [1.0 if r[label] == contract.label.positive else 0.0 for r in known]
-                values[f"{label}_count_{window.suffix}"] = len(positives)
-                values[f"{label}_rate_{window.suffix}"] = (
+            for w in spec.windows:
+                labels = [r[label] for r in known if r[ts] >= t - (w.duration or view.lookback)]
+                if w.events is not None:
+                    labels = labels[-w.events :]
+                positives = [1.0 if x == contract.label.positive else 0.0 for x in labels]
+                values[f"{label}_count_{w.suffix}"] = len(labels)
+                values[f"{label}_rate_{w.suffix}"] = (
                     sum(positives) / len(positives) if positives else None
                 )
+                values[f"{label}_last_{w.suffix}"] = labels[-1] if labels else None
+        reachable = [r[label] for r in known if r[ts] >= t - view.lookback]
+        for k in view.label_lags:
+            values[f"{label}_lag_{k}"] = reachable[-k] if len(reachable) >= k else None
         for lag in view.lags:
             for k in lag.lags:
                 values[f"{lag.column}_lag_{k}"] = (
-                    recent[-k][lag.column] if len(recent) >= k else None
+                    previous[-k][lag.column] if len(previous) >= k else None
                 )
         if view.time_since_previous:
             values[view.time_since_previous_name] = (
-                (t - recent[-1][ts]).total_seconds() if recent else None
+                (t - previous[-1][ts]).total_seconds() if previous else None
             )
-        out[row[contract.primary_key[0]]] = values
+        names = set(view.feature_names(label))
+        out[row[contract.primary_key[0]]] = {n: v for n, v in values.items() if n in names}
     return out
 
 
@@ -109,7 +134,8 @@ def _close(a, b) -> bool:
     return a == b
 
 
-def test_features_match_the_slow_reference(events, contract):
+def test_features_match_the_slow_reference(events, case):
+    contract = case
     view = contract.feature_views[0]
     fast = build_features(events, contract, view)
     assert fast.height == events.height
@@ -123,7 +149,8 @@ def test_features_match_the_slow_reference(events, contract):
     assert mismatches == []
 
 
-def test_labels_are_used_only_once_known(events, contract):
+def test_labels_are_used_only_once_known(events, case):
+    contract = case
     view = contract.feature_views[0]
     fast = build_features(events, contract, view)
     label_count = next(n for n in view.label_output_names(contract.label_name) if "_count_" in n)
@@ -133,7 +160,8 @@ def test_labels_are_used_only_once_known(events, contract):
     assert last_day.get_column(label_count).max() > 0
 
 
-def test_one_partition_at_a_time_equals_all_at_once(events, contract):
+def test_one_partition_at_a_time_equals_all_at_once(events, case):
+    contract = case
     view = contract.feature_views[0]
     whole = build_features(events, contract, view)
     for partition in ("2026-03-02", "2026-03-04"):
@@ -156,7 +184,8 @@ def test_history_partitions_cover_the_lookback():
     ]
 
 
-def test_encodings_and_combinations(events, contract):
+def test_encodings_and_combinations(events, case):
+    contract = case
     view = contract.feature_views[0]
     fast = build_features(events, contract, view)
     for encoding in view.encodings:
