@@ -51,6 +51,7 @@ __all__ = [
     "RowIndexTimestamp",
     "SERIES_DTYPE",
     "SERIES_KEY",
+    "TRAINING_WINDOWS",
     "Window",
 ]
 
@@ -77,6 +78,9 @@ GRAINS = ("hourly", "daily", "weekly", "monthly")
 # allowed regression, or a paired bootstrap interval that must clear it.
 GATE_METHODS = ("threshold", "bootstrap")
 DRIFT_HTML_MODES = ("always", "on_drift", "never")
+# How a training set's window moves: the newest N labelled partitions, or every one since the
+# first (growing, starting from N).
+TRAINING_WINDOWS = ("sliding", "expanding")
 
 
 @dataclass(frozen=True)
@@ -165,6 +169,15 @@ class Policy:
     # process by the deployment step): p99 latency of single-row predictions, size of the model.
     max_p99_ms: float = 50.0
     max_model_mb: float = 200.0
+    # The training window (`core.datasets.window`, used by every retrain, the demo and the
+    # backtest): `window_partitions` labelled partitions, newest last (sliding), or every labelled
+    # partition once there are that many (expanding); its newest `holdout_partitions` are the
+    # gate's holdout and the `validation_partitions` before them select the model. None: the
+    # grain's default (`contracts.policy.WINDOW_DEFAULTS`; the loader fills it in).
+    training_window: str = "sliding"
+    window_partitions: int | None = None
+    validation_partitions: int | None = None
+    holdout_partitions: int | None = None
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Parse a contract's table-level sections: partition `expectations` and the retraining `policy`.
 
 Both sections are optional; a missing one means the defaults of `Expectations` and `Policy`.
-Column names they mention are checked against the contract's columns.
+Column names they mention are checked against the contract's columns. The training window's
+sizes default per partition grain (`WINDOW_DEFAULTS`); the loaded policy holds the numbers.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Any
 from retrain_platform.contracts.model import (
     DRIFT_HTML_MODES,
     GATE_METHODS,
+    GRAINS,
+    TRAINING_WINDOWS,
     Expectations,
     Policy,
 )
@@ -85,13 +88,33 @@ _POLICY_FIELDS: dict[str, Callable[[Any], Any]] = {
 }
 
 
+# Training window sizes per grain when the policy sets none: (window, validation, holdout)
+# partitions. Four weeks of days with three days each to select and to gate the model; two weeks
+# of hours with a day each; half a year of weeks with two each; three years of months with a
+# quarter each (enough seasons to learn from, recent enough to follow drift).
+WINDOW_DEFAULTS: dict[str, tuple[int, int, int]] = {
+    "hourly": (14 * 24, 24, 24),
+    "daily": (28, 3, 3),
+    "weekly": (26, 2, 2),
+    "monthly": (36, 3, 3),
+}
+WINDOW_SIZES = ("window_partitions", "validation_partitions", "holdout_partitions")
+
+
+def window_defaults(grain: str) -> dict[str, int]:
+    """The default window sizes of a grain, keyed by their policy key."""
+    return dict(zip(WINDOW_SIZES, WINDOW_DEFAULTS[grain], strict=True))
+
+
 def parse_policy(r: Reader, column_names: set[str]) -> Policy:
-    """The `policy` section (defaults when absent)."""
+    """The `policy` section (defaults when absent; window sizes by the contract's grain)."""
+    grain = _grain(r)
     p = r.child("policy")
     if p is None:
-        return Policy()
+        return Policy(**(window_defaults(grain) if grain else {}))
     values = _converted_fields(p)
     _check_policy_values(p, values, column_names)
+    values.update(_training_window(p, grain))
     max_age = p.get("max_feature_age")
     if max_age is not None:
         values["max_feature_age"] = parse_duration(
@@ -134,3 +157,39 @@ def _check_policy_values(p: Reader, values: dict[str, Any], column_names: set[st
     for budget in ("max_p99_ms", "max_model_mb"):
         if not values.get(budget, 1.0) > 0:
             p.fail("must be a positive budget", p.sub(budget))
+
+
+def _grain(r: Reader) -> str | None:
+    """The contract's partition grain if it is a known one (the partitioning parser reports it
+    otherwise); read without marking the key, which that parser owns."""
+    part = r.value.get("partitioning")
+    grain = part.get("grain") if isinstance(part, dict) else None
+    return grain if grain in GRAINS else None
+
+
+def _training_window(p: Reader, grain: str | None) -> dict[str, Any]:
+    """`training_window` and the window sizes, each unset size the grain's default.
+
+    Every size is a whole number of partitions, at least 1, and the window must leave at least one
+    partition to train on after the validation and holdout partitions.
+    """
+    kind = p.get("training_window", Policy.training_window)
+    if kind not in TRAINING_WINDOWS:
+        p.fail(f"{kind!r} is not one of {', '.join(TRAINING_WINDOWS)}", p.sub("training_window"))
+    sizes = window_defaults(grain) if grain else {}
+    for name in WINDOW_SIZES:
+        raw = p.get(name)
+        if raw is None:
+            continue
+        if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
+            p.fail(f"{raw!r} is not a whole number of partitions (at least 1)", p.sub(name))
+        sizes[name] = raw
+    if len(sizes) == len(WINDOW_SIZES):
+        window, validation, holdout = (sizes[name] for name in WINDOW_SIZES)
+        if window <= validation + holdout:
+            p.fail(
+                f"a window of {window} partition(s) leaves none to train on after "
+                f"{validation} validation and {holdout} holdout partition(s)",
+                p.sub("window_partitions"),
+            )
+    return {"training_window": kind, **sizes}

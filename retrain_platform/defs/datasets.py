@@ -1,8 +1,12 @@
 """The datasets layer: versioned point-in-time training sets frozen in Delta.
 
-A validated partition whose blocking checks failed may still hold rows (a thin day, a file with a
-missing column beside good ones); the training set leaves it out. Which partitions those are is
-read from the latest check evaluations per partition on the Dagster instance.
+The window and its split are the contract policy's (`core.datasets.window`): a run with no config,
+as the retrain sensor requests it, trains on exactly that window; a hand-launched run may
+override any of its values.
+
+A validated partition whose blocking checks failed may still hold rows (a thin day, a file with
+a missing column beside good ones); the training set leaves it out. Which partitions those are
+is read from the latest check evaluations per partition on the Dagster instance.
 """
 
 from collections.abc import Sequence
@@ -16,14 +20,16 @@ from retrain_platform.contracts import DatasetContract
 from retrain_platform.contracts.model import FeatureView
 from retrain_platform.core import platform_columns as pc
 from retrain_platform.core.datasets.point_in_time import feast_join
-from retrain_platform.core.datasets.training_set import (
-    EXCLUDED,
-    Join,
-    freeze_training_set,
-    make_window,
+from retrain_platform.core.datasets.training_set import EXCLUDED, Join, freeze_training_set
+from retrain_platform.core.datasets.window import (
+    HOLDOUT,
+    DatasetWindow,
+    select_window,
+    window_spec,
 )
 from retrain_platform.core.features.transforms import feature_columns, feature_table_name
 from retrain_platform.core.lake import read_partitions, table_exists
+from retrain_platform.core.partitions import partition_end
 from retrain_platform.core.validate.table_checks import BLOCKING_CHECKS
 from retrain_platform.defs import keys
 from retrain_platform.defs.metadata import bounded, table_link
@@ -34,17 +40,33 @@ FAILED = "FAILED"  # a check execution's status when its result did not pass
 
 
 class TrainingDatasetConfig(dg.Config):
-    """Which window of labelled partitions to freeze, and how to split it by time."""
+    """Which window of labelled partitions to freeze, and how to split it by time.
+
+    Every window field left unset is the contract policy's value (what sensor-requested retrains
+    use); set one only to override it for a run launched by hand.
+    """
 
     as_of: str | None = Field(
         None,
-        description="Last partition (key) of the window; default: the newest validated partition.",
+        description="The window ends where labels are due at the end of this partition (key); "
+        "default: the newest validated partition.",
     )
-    window_partitions: int = Field(28, description="Partitions in the window, newest last.")
-    validation_partitions: int = Field(
-        3, description="Partitions before the holdout used for model selection."
+    training_window: Literal["sliding", "expanding"] | None = Field(
+        None,
+        description="Newest window_partitions labelled partitions (sliding) or every labelled "
+        "partition (expanding); default: policy.training_window.",
     )
-    holdout_partitions: int = Field(3, description="Most recent partitions, kept for the gate.")
+    window_partitions: int | None = Field(
+        None, description="Partitions in the window, newest last; default: the policy's."
+    )
+    validation_partitions: int | None = Field(
+        None,
+        description="Partitions before the holdout used for model selection; default: the "
+        "policy's.",
+    )
+    holdout_partitions: int | None = Field(
+        None, description="Most recent partitions, kept for the gate; default: the policy's."
+    )
     view: str | None = Field(None, description="Feature view to join (default: the first).")
     join: Literal["polars", "feast"] = Field(
         "polars",
@@ -69,7 +91,8 @@ def build_training_dataset_asset(contract: DatasetContract) -> dg.AssetsDefiniti
         description=(
             f"{contract.dataset} label events joined to the features known at each "
             "event's time (labels known by the as-of time only), split by time into "
-            "train / validation / holdout; each run writes a new Delta version."
+            "train / validation / holdout; each run writes a new Delta version. Window "
+            f"(policy): {_policy_window(contract)}."
         ),
     )
     def training_dataset(
@@ -89,16 +112,7 @@ def build_training_dataset_asset(contract: DatasetContract) -> dg.AssetsDefiniti
             .unique()
             .to_list()
         )
-        as_of = config.as_of or available[-1]
-        window = make_window(
-            contract,
-            as_of,
-            window_partitions=config.window_partitions,
-            validation_partitions=config.validation_partitions,
-            holdout_partitions=config.holdout_partitions,
-            first_available=available[0],
-            excluded=failed_blocking_checks(context.instance, contract, available),
-        )
+        window = _window(contract, config, available, context.instance)
         uri = lake.uri(keys.DATASETS, f"{contract.dataset}_training")
         version, _ = freeze_training_set(
             contract,
@@ -117,8 +131,7 @@ def build_training_dataset_asset(contract: DatasetContract) -> dg.AssetsDefiniti
         )
         context.log.info(
             f"training set v{version.version}: {version.rows} rows, "
-            f"label rate {version.label_rate:.4f}, window {window.partitions[0]}.."
-            f"{window.partitions[-1]}"
+            f"label rate {version.label_rate:.4f}, {window.describe()}"
             + (
                 f", {len(window.excluded)} partition(s) left out (blocking checks failed)"
                 if window.excluded
@@ -134,10 +147,11 @@ def build_training_dataset_asset(contract: DatasetContract) -> dg.AssetsDefiniti
                 "window_start": window.partitions[0],
                 "window_end": window.partitions[-1],
                 "as_of": window.as_of.isoformat(),
+                "training_window": window.kind,
+                "window_partitions": len(window.partitions),
+                "splits": dg.MetadataValue.json(window.splits()),
                 "split_rows": dg.MetadataValue.json(version.split_rows),
-                "holdout_partitions": dg.MetadataValue.json(
-                    list(window.partitions[-window.holdout_partitions :])
-                ),
+                "holdout_partitions": dg.MetadataValue.json(window.splits()[HOLDOUT]),
                 "features": dg.MetadataValue.json(version.features),
                 EXCLUDED: bounded({k: list(v) for k, v in window.excluded.items()}),
                 "feature_view": view.name,
@@ -148,6 +162,43 @@ def build_training_dataset_asset(contract: DatasetContract) -> dg.AssetsDefiniti
         )
 
     return training_dataset
+
+
+def _policy_window(contract: DatasetContract) -> str:
+    spec = window_spec(contract)
+    sliding = spec.kind == "sliding"
+    length = f"the newest {spec.partitions}" if sliding else f"every (at least {spec.partitions})"
+    return (
+        f"{spec.kind}, {length} labelled partitions, the newest {spec.holdout} the holdout and "
+        f"the {spec.validation} before them validation"
+    )
+
+
+def _window(
+    contract: DatasetContract,
+    config: TrainingDatasetConfig,
+    available: Sequence[str],
+    instance: dg.DagsterInstance,
+) -> DatasetWindow:
+    """The policy's window (with the run's overrides) at the end of the as-of partition."""
+    as_of = config.as_of or available[-1]
+    spec = window_spec(
+        contract,
+        kind=config.training_window,
+        partitions=config.window_partitions,
+        validation=config.validation_partitions,
+        holdout=config.holdout_partitions,
+    )
+    try:
+        return select_window(
+            contract,
+            [p for p in available if p <= as_of],
+            partition_end(as_of, contract.partitioning.grain),
+            spec=spec,
+            excluded=failed_blocking_checks(instance, contract, available),
+        )
+    except ValueError as error:
+        raise dg.Failure(str(error)) from error
 
 
 def failed_blocking_checks(

@@ -6,14 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from retrain_platform.contracts import DatasetContract
+from retrain_platform.core.datasets.window import WindowSpec, window_spec
 
 NEVER, EVERY, DRIFT = "never", "every", "drift"
 ALL_POLICIES = ("never", "every:1", "every:6", "every:12", "drift")
 
 
-# Default training window per partition grain: five years of months (the reference protocol),
-# about a year of weeks, a quarter of days, a week of hours.
-DEFAULT_WINDOWS = {"monthly": 60, "weekly": 52, "daily": 90, "hourly": 168}
+# The training window is the contract policy's (`core.datasets.window`), as in the platform.
 DEFAULT_DRIFT_WINDOWS = {"monthly": 12, "weekly": 13, "daily": 7, "hourly": 24}
 SMOOTHING = 12  # partitions in the plot's trailing mean
 
@@ -53,9 +52,14 @@ def parse_policies(texts: Sequence[str]) -> list[RetrainPolicy]:
 
 @dataclass(frozen=True)
 class BacktestOptions:
-    """Model size, window lengths, seed and threads of a backtest (the reference's by default)."""
+    """Model size, window lengths, seed and threads of a backtest.
+
+    `window` and `training_window` override the policy's `window_partitions` and
+    `training_window`; unset, the backtest trains on the window the platform would.
+    """
 
     window: int | None = None
+    training_window: str | None = None
     drift_window: int | None = None
     num_trees: int = 200
     num_leaves: int = 15
@@ -64,8 +68,20 @@ class BacktestOptions:
     num_threads: int = 1
     gate: bool = False
 
+    def window_spec(self, contract: DatasetContract) -> WindowSpec:
+        """The policy's training window with this backtest's overrides. Its split is the
+        backtest's own: nothing for validation, and the newest partition the gate's holdout when
+        there is a gate (none without: a refit uses the whole window)."""
+        return window_spec(
+            contract,
+            kind=self.training_window,
+            partitions=self.window,
+            validation=0,
+            holdout=1 if self.gate else 0,
+        )
+
     def window_for(self, contract: DatasetContract) -> int:
-        return self.window or DEFAULT_WINDOWS.get(contract.partitioning.grain, 60)
+        return self.window_spec(contract).partitions
 
     def drift_window_for(self, contract: DatasetContract) -> int:
         return self.drift_window or DEFAULT_DRIFT_WINDOWS.get(contract.partitioning.grain, 12)

@@ -1,18 +1,18 @@
 """Versioned, point-in-time training datasets: label events joined to features, split by time.
 
 A training set is frozen as a new version of one Delta table (never overwriting an earlier one),
-so any earlier version can be re-read exactly by its number. The split is by partition order:
-the most recent partitions are the holdout (never used for model selection), the ones before
-them validation, the rest train. Partitions whose blocking data checks failed are left out of the
-window (the next older ones take their place) and listed with the version.
+so any earlier version can be re-read exactly by its number. Which partitions it covers and how
+they split by time is the window's (`core.datasets.window`, from the contract's policy): the most
+recent partitions are the holdout (never used for model selection), the ones before them
+validation, the rest train; partitions left out because their blocking checks failed are listed
+with the version, and so are the window's kind and its splits.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import polars as pl
 from deltalake import CommitProperties, DeltaTable, write_deltalake
@@ -21,75 +21,22 @@ from retrain_platform.contracts import DatasetContract
 from retrain_platform.contracts.model import FeatureView
 from retrain_platform.core import platform_columns as pc
 from retrain_platform.core.datasets.point_in_time import asof_join, label_columns
+from retrain_platform.core.datasets.window import (
+    HOLDOUT,
+    TRAIN,
+    VALIDATION,
+    DatasetWindow,
+    make_window,
+)
 from retrain_platform.core.lake import read_partitions
-from retrain_platform.core.partitions import partition_end, partition_key_of, partitions_between
+
+# the window's names, re-exported: the split values and the window builder
+__all__ = ["EXCLUDED", "HOLDOUT", "SPLIT", "TRAIN", "VALIDATION", "DatasetWindow", "make_window"]
 
 SPLIT = "_split"
 EXCLUDED = "excluded_partitions"  # commit metadata: partitions left out, with their failed checks
-TRAIN, VALIDATION, HOLDOUT = "train", "validation", "holdout"
-
-
-@dataclass(frozen=True)
-class DatasetWindow:
-    """Which partitions a training set covers and how they are split."""
-
-    partitions: tuple[str, ...]
-    validation_partitions: int
-    holdout_partitions: int
-    as_of: datetime
-    # partitions left out because blocking checks failed on them: partition -> failed checks
-    excluded: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-
-    def split_of(self) -> dict[str, str]:
-        n = len(self.partitions)
-        holdout = set(self.partitions[n - self.holdout_partitions :])
-        validation = set(
-            self.partitions[
-                n - self.holdout_partitions - self.validation_partitions : n
-                - self.holdout_partitions
-            ]
-        )
-        return {
-            p: HOLDOUT if p in holdout else VALIDATION if p in validation else TRAIN
-            for p in self.partitions
-        }
-
-
-def make_window(
-    contract: DatasetContract,
-    as_of_partition: str,
-    *,
-    window_partitions: int,
-    validation_partitions: int,
-    holdout_partitions: int,
-    first_available: str,
-    excluded: Mapping[str, Sequence[str]] | None = None,
-) -> DatasetWindow:
-    """The newest `window_partitions` partitions whose labels are all known at the end of
-    `as_of_partition` (the contract's label delay after their last event).
-
-    `excluded` (partition -> the blocking checks that failed on it) are skipped; those newer than
-    the window's first partition (the ones it would have held) are recorded on the window.
-    """
-    grain = contract.partitioning.grain
-    as_of = partition_end(as_of_partition, grain)
-    last_complete = partition_key_of(
-        as_of - contract.label.delay - timedelta(microseconds=1), grain
-    )
-    left_out = dict(excluded or {})
-    candidates = partitions_between(first_available, last_complete, grain)
-    keys = [k for k in candidates if k not in left_out][-window_partitions:]
-    if len(keys) <= validation_partitions + holdout_partitions:
-        msg = (
-            f"{contract.dataset}: only {len(keys)} partition(s) up to {last_complete} have "
-            f"known labels at the end of {as_of_partition}"
-            + (f" and passed their blocking checks ({len(left_out)} left out)" if left_out else "")
-            + f"; nothing is left to train on after {validation_partitions} validation and "
-            f"{holdout_partitions} holdout"
-        )
-        raise ValueError(msg)
-    inside = {k: tuple(sorted(left_out[k])) for k in candidates if k in left_out and k > keys[0]}
-    return DatasetWindow(tuple(keys), validation_partitions, holdout_partitions, as_of, inside)
+TRAINING_WINDOW = "training_window"  # commit metadata: sliding or expanding
+SPLITS = "splits"  # commit metadata: the partitions of each split
 
 
 def label_events(
@@ -164,6 +111,8 @@ class DatasetVersion:
             "label_rate": f"{self.label_rate:.6f}",
             "contract_hash": self.contract_hash,
             EXCLUDED: json.dumps({k: list(v) for k, v in self.window.excluded.items()}),
+            TRAINING_WINDOW: self.window.kind,
+            SPLITS: json.dumps(self.window.splits()),
         }
 
 
@@ -235,6 +184,8 @@ def version_history(uri: str, storage_options: Mapping[str, str] | None = None) 
                     "label_rate",
                     "contract_hash",
                     EXCLUDED,
+                    TRAINING_WINDOW,
+                    SPLITS,
                 )
             }
             for entry in history
