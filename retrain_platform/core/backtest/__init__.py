@@ -9,9 +9,12 @@ path of `drift.drift_summary` with the contract's thresholds, and (optionally) e
 challenger must pass `gate.evaluate_gate` against the serving model to replace it. No Dagster run
 is started per partition: the replay is plain function calls, hence minutes for decades.
 
-Protocol, for partitions p_0 .. p_n in time order and a window of W partitions: the model that
-scores partition p_i was fitted on at most the W partitions before p_i (never on p_i itself);
-partitions p_W .. p_n are evaluated. Before scoring p_i a policy decides whether to refit:
+Protocol, for partitions p_0 .. p_n in time order: the model that scores partition p_i was
+fitted on the training window the platform would have frozen at p_i's start
+(`core.datasets.window.select_window` with the contract's policy: the newest W partitions before
+p_i whose labels are due then, or all of them for an expanding window; never p_i itself). The
+partitions from the first with W labelled partitions before it to p_n are evaluated. Before
+scoring p_i a policy decides whether to refit:
 
 - `never`: one fit, at the first evaluated partition;
 - `every:N`: a fit at the first evaluated partition and every N partitions after it;

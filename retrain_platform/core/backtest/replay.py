@@ -21,6 +21,7 @@ from retrain_platform.core.backtest.results import (
     PreparedSource,
 )
 from retrain_platform.core.datasets.training_set import SPLIT, TRAIN
+from retrain_platform.core.datasets.window import WindowSpec, labelled_partitions, select_window
 from retrain_platform.core.ingest.landing import LandingFile, list_landing_files, read_file
 from retrain_platform.core.ingest.rows import conform_file
 from retrain_platform.core.models import training
@@ -32,6 +33,7 @@ from retrain_platform.core.monitoring.drift import (
     drift_features,
     drift_summary,
 )
+from retrain_platform.core.partitions import partition_start
 from retrain_platform.core.validate.rows import validate_rows
 
 
@@ -77,6 +79,25 @@ def model_features(contract: DatasetContract) -> list[str]:
     return [c.name for c in contract.features if c.is_numeric or c.dtype == "bool"]
 
 
+def refit_windows(
+    contract: DatasetContract, partitions: Sequence[str], spec: WindowSpec
+) -> list[tuple[int, tuple[str, ...]]]:
+    """Each evaluated partition (its index) with the window a refit before scoring it trains on.
+
+    The window is `select_window`'s at the partition's start over the partitions before it, as
+    the platform's training set would be then (labels due per the contract's delay). Evaluation
+    starts at the first partition with `spec.partitions` labelled partitions before it.
+    """
+    grain = contract.partitioning.grain
+    windows: list[tuple[int, tuple[str, ...]]] = []
+    for index in range(1, len(partitions)):
+        now, before = partition_start(partitions[index], grain), partitions[:index]
+        if not windows and len(labelled_partitions(contract, before, now)) < spec.partitions:
+            continue
+        windows.append((index, select_window(contract, before, now, spec=spec).partitions))
+    return windows
+
+
 @dataclass
 class _Replay:
     """The shared state of one backtest: rows by partition and the fitting machinery."""
@@ -87,6 +108,7 @@ class _Replay:
     features: list[str]
     by_partition: dict[str, pl.DataFrame]
     params: dict[str, object]
+    windows: list[tuple[int, tuple[str, ...]]]
 
     def rows(self, partitions: Sequence[str]) -> pl.DataFrame:
         return pl.concat([self.by_partition[p] for p in partitions])
@@ -136,12 +158,11 @@ def _replay_policy(policy: RetrainPolicy, replay: _Replay) -> PolicyResult:
     started = time.perf_counter()
     contract, options = replay.contract, replay.options
     partitions = replay.source.partitions
-    window, drift_window = options.window_for(contract), options.drift_window_for(contract)
+    drift_window = options.drift_window_for(contract)
     result = PolicyResult(policy)
     model: lgb.Booster | None = None
     profile: object = None
-    for step, index in enumerate(range(window, len(partitions))):
-        history = partitions[index - window : index]
+    for step, (index, history) in enumerate(replay.windows):
         recent = partitions[max(0, index - drift_window + 1) : index + 1]
         refit, reason = _decide(policy, step, replay, recent, profile)
         promoted = False
@@ -199,15 +220,16 @@ def run_backtest(
     """Replay every policy over the source; `progress` is called as each policy finishes."""
     options = options or BacktestOptions()
     prepared = source if isinstance(source, PreparedSource) else prepare_source(source, contract)
-    window = options.window_for(contract)
-    if window < 1 or len(prepared.partitions) <= window:
-        msg = (
-            f"the source has {len(prepared.partitions)} partition(s): a window of {window} "
-            "leaves none to evaluate"
-        )
-        raise ValueError(msg)
-    if options.gate and window < 2:
+    spec = options.window_spec(contract)
+    if options.gate and spec.partitions < 2:
         msg = "the gate needs a window of at least 2 partitions (one is its holdout)"
+        raise ValueError(msg)
+    windows = refit_windows(contract, prepared.partitions, spec)
+    if not windows:
+        msg = (
+            f"the source has {len(prepared.partitions)} partition(s): a window of "
+            f"{spec.partitions} labelled partitions leaves none to evaluate"
+        )
         raise ValueError(msg)
     config = training.CandidateConfig(
         "backtest", {"num_leaves": options.num_leaves, "learning_rate": options.learning_rate}
@@ -224,10 +246,11 @@ def run_backtest(
         features=model_features(contract),
         by_partition=by_partition,
         params=training.lightgbm_params(config, train_options),
+        windows=windows,
     )
     results = []
     for policy in policies:
         results.append(_replay_policy(policy, replay))
         if progress is not None:
             progress(results[-1])
-    return BacktestResult(prepared, window, options.drift_window_for(contract), results)
+    return BacktestResult(prepared, spec.partitions, options.drift_window_for(contract), results)
