@@ -42,6 +42,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         return 2
     options = BacktestOptions(
         window=args.window,
+        training_window=args.training_window,
         drift_window=args.drift_window,
         num_trees=args.trees,
         num_leaves=args.leaves,
@@ -67,7 +68,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         f"{contract.dataset}: {len(prepared.partitions)} {contract.partitioning.grain} partitions "
         f"from {len(prepared.files)} file(s), {prepared.rows.height:,} valid rows "
         f"({prepared.rows_rejected} rejected at typing, {prepared.rows_quarantined} quarantined, "
-        f"{prepared.duplicates} duplicates); window {result.window}, drift window "
+        f"{prepared.duplicates} duplicates); {options.window_spec(contract).kind} window "
+        f"{result.window}, drift window "
         f"{result.drift_window}, evaluated {result.policies[0].scores[0].partition} .. "
         f"{result.policies[0].scores[-1].partition}{', gated' if args.gate else ''}"
     )
@@ -95,7 +97,15 @@ def add_backtest_command(subparsers: Any) -> None:
         "default all",
     )
     parser.add_argument(
-        "--window", type=_positive, help="partitions trained on (default 60 for monthly)"
+        "--window",
+        type=_positive,
+        help="labelled partitions trained on (default: the contract's policy.window_partitions)",
+    )
+    parser.add_argument(
+        "--training-window",
+        choices=["sliding", "expanding"],
+        help="the newest --window partitions, or every one from --window on (default: the "
+        "contract's policy.training_window)",
     )
     parser.add_argument(
         "--drift-window",
