@@ -11,6 +11,7 @@ from retrain_platform.contracts import (
     active_contracts,
     load_contract,
 )
+from retrain_platform_tests.fixtures.keyless import KEYLESS_CONTRACT_PATH
 
 
 def _write(tmp_path: Path, mutate) -> Path:
@@ -144,6 +145,48 @@ def _set_feature(index, **values):
             r"feature_views\[card_history\]\.label_aggregates\[1\]\.windows: label window 1d is "
             r"not longer than the label delay 2d",
         ),
+        (
+            lambda raw: raw["feature_views"][0]["ratios"].append(
+                {"name": "r", "numerator": raw["label"]["name"], "denominator": "amount"}
+            ),
+            r"feature_views\[card_history\]\.ratios\[1\]\.numerator: 'is_fraud' is the label: "
+            r"a ratio would read labels before they are known",
+        ),
+        (
+            lambda raw: raw["feature_views"][0]["differences"].append(
+                {"name": "d", "left": "amount", "right": raw["label"]["name"]}
+            ),
+            r"feature_views\[card_history\]\.differences\[1\]\.right: 'is_fraud' is the label: "
+            r"a difference would read",
+        ),
+        (
+            lambda raw: raw["feature_views"][0]["encodings"].append(
+                {"column": raw["label"]["name"], "kind": "one_hot"}
+            ),
+            r"feature_views\[card_history\]\.encodings\[2\]\.column: 'is_fraud' is the label: "
+            r"an encoding would read",
+        ),
+        (
+            lambda raw: raw["feature_views"][0].update(entity_keys=[raw["label"]["name"]]),
+            r"feature_views\[card_history\]\.entity_keys: 'is_fraud' is the label",
+        ),
+        (
+            lambda raw: raw["feature_views"][0].update(
+                passthrough=["amount", raw["label"]["name"]]
+            ),
+            r"feature_views\[card_history\]\.passthrough: 'is_fraud' is the label",
+        ),
+        (
+            lambda raw: raw["feature_views"][0].update(label_lags=[1, 0]),
+            r"feature_views\[card_history\]\.label_lags: label lags are whole numbers",
+        ),
+        (
+            lambda raw: raw["feature_views"][0]["label_aggregates"].append(
+                {"functions": ["median"], "windows": ["30d"]}
+            ),
+            r"label_aggregates\[1\]\.functions: unknown function 'median' \(one of: count, rate, "
+            r"last\)",
+        ),
     ],
 )
 def test_contract_errors_name_file_and_key(tmp_path, mutate, expected):
@@ -151,6 +194,51 @@ def test_contract_errors_name_file_and_key(tmp_path, mutate, expected):
     with pytest.raises(ContractError, match=expected) as info:
         load_contract(path)
     assert str(info.value).startswith(f"{path}: ")
+
+
+def _keyless_view(tmp_path: Path, delay: str, view: dict) -> Path:
+    raw = yaml.safe_load(KEYLESS_CONTRACT_PATH.read_text())
+    raw["label"]["delay"] = delay
+    raw["feature_views"] = [{"name": "v", **view}]
+    path = tmp_path / "keyless.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("view", "expected"),
+    [
+        ({"label_lags": [1]}, r"feature_views\[v\]\.label_lags: label lags read labels within the"),
+        (
+            {"label_aggregates": [{"functions": ["last"], "windows": ["3 events"]}]},
+            r"feature_views\[v\]\.label_aggregates: label window 3events reads labels within",
+        ),
+    ],
+)
+def test_label_features_need_a_lookback_longer_than_the_delay(tmp_path, view, expected):
+    with pytest.raises(
+        ContractError, match=expected + r".*lookback 1d is not longer than the label"
+    ):
+        load_contract(_keyless_view(tmp_path, "1d", view))
+    longer = load_contract(_keyless_view(tmp_path, "1d", {**view, "lookback": "2d"}))
+    assert longer.view("v").label_output_names("up")
+
+
+def test_the_label_section_reads_label_lags_and_last(tmp_path):
+    view = {
+        "label_lags": [1, 2],
+        "label_aggregates": [{"functions": ["last", "rate"], "windows": ["1 events", "2h"]}],
+    }
+    (loaded,) = load_contract(_keyless_view(tmp_path, "30m", view)).feature_views
+    assert loaded.label_lags == (1, 2)
+    assert loaded.feature_names("up")[-6:] == [
+        "up_last_1ev",
+        "up_rate_1ev",
+        "up_last_2h",
+        "up_rate_2h",
+        "up_lag_1",
+        "up_lag_2",
+    ]
 
 
 def test_every_mistake_is_reported_at_once(tmp_path):

@@ -2,8 +2,9 @@
 
 Every name comes from the contract: an entity per entity key (its join key is the column),
 `<table>_source` reading the Parquet mirror of the view's Delta table, `<table>_fv` serving the
-view's features and `<table>_v<hash>` a feature service whose suffix changes whenever the served
-features do, so a model trained on one feature set keeps resolving the same service.
+view's features and `<table>_v<version>` a feature service whose suffix is the view's version
+(`core.features.version`: it changes whenever the contract's columns, the served features or
+their meaning do), so a model trained on one feature set keeps resolving the same service.
 
 A view with no entity keys is served per series: its entity is the series column (`_series`, a
 string holding the dataset's name, present in the features table like any key). Feast 0.67 also
@@ -14,7 +15,6 @@ the same entity frame for historical retrieval.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import polars as pl
@@ -35,6 +35,7 @@ from retrain_platform.contracts.dtypes import POLARS_DTYPES
 from retrain_platform.contracts.model import DatasetContract
 from retrain_platform.contracts.model import FeatureView as ContractView
 from retrain_platform.core.features.transforms import feature_columns, feature_table_name
+from retrain_platform.core.features.version import view_version
 from retrain_platform.core.lake import table_uri
 
 # Contract dtype -> Feast type. Feast has no 8/16-bit integers (widened to Int32) and no date type
@@ -116,14 +117,8 @@ def feature_view_name(contract: DatasetContract, view: ContractView) -> str:
 
 
 def feature_service_name(contract: DatasetContract, view: ContractView) -> str:
-    """`<table>_v<hash of the served features>`: a new name whenever the feature set changes."""
-    return f"{feature_table_name(contract, view)}_v{service_version(feature_types(contract, view))}"
-
-
-def service_version(types: dict[str, FeastType]) -> str:
-    """Eight hex digits identifying an ordered feature list (names and types)."""
-    blob = "\n".join(f"{name}:{dtype}" for name, dtype in types.items()).encode()
-    return hashlib.sha1(blob).hexdigest()[:8]
+    """`<table>_v<view version>`: a new name whenever the view's definition changes."""
+    return f"{feature_table_name(contract, view)}_v{view_version(contract, view)}"
 
 
 @dataclass(frozen=True)
