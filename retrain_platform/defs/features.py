@@ -9,6 +9,7 @@ from retrain_platform.core.features.layer import distribution_summary, run_featu
 from retrain_platform.core.features.transforms import feature_columns, feature_table_name
 from retrain_platform.defs import keys
 from retrain_platform.defs.automation import follows_upstream
+from retrain_platform.defs.freshness import data_freshness_policy
 from retrain_platform.defs.metadata import preview, table_link
 from retrain_platform.defs.partitions import partitions_for
 from retrain_platform.resources import DeltaLakeResource
@@ -40,6 +41,7 @@ def build_features_asset(contract: DatasetContract, view: FeatureView) -> dg.Ass
         deps=[keys.validated_key(contract)],
         group_name=keys.GROUPS[keys.FEATURES],
         partitions_def=partitions_for(contract),
+        freshness_policy=data_freshness_policy(contract),
         backfill_policy=dg.BackfillPolicy.single_run(),
         automation_condition=follows_upstream(),
         kinds={"polars", "delta"},

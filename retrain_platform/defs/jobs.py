@@ -1,10 +1,12 @@
-"""Jobs a person launches from the UI or the CLI per data layer, and the freshness schedule."""
+"""Jobs a person launches from the UI or the CLI per data layer, the freshness schedule and the
+data-staleness alert sensor."""
 
 import dagster as dg
 
 from retrain_platform.contracts import DatasetContract
 from retrain_platform.core.validate.table_checks import NEWEST_PARTITION_IS_FRESH
 from retrain_platform.defs import keys
+from retrain_platform.defs.alerting import build_data_freshness_alert_sensor
 
 
 def ingest_job_name(contract: DatasetContract) -> str:
@@ -86,5 +88,11 @@ def build_freshness_schedule(contract: DatasetContract) -> dg.ScheduleDefinition
 
 
 def build_defs(contract: DatasetContract) -> dg.Definitions:
-    """The jobs a person launches per layer, and the hourly freshness schedule."""
-    return dg.Definitions(jobs=build_jobs(contract), schedules=[build_freshness_schedule(contract)])
+    """The jobs a person launches per layer, the hourly freshness schedule and the
+    data-staleness alert (when the contract sets `max_staleness`)."""
+    alert = build_data_freshness_alert_sensor(contract)
+    return dg.Definitions(
+        jobs=build_jobs(contract),
+        schedules=[build_freshness_schedule(contract)],
+        sensors=[alert] if alert is not None else [],
+    )

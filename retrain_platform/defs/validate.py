@@ -17,6 +17,7 @@ from retrain_platform.core.validate.table_checks import (
 )
 from retrain_platform.defs import keys
 from retrain_platform.defs.automation import follows_upstream
+from retrain_platform.defs.freshness import data_freshness_policy
 from retrain_platform.defs.metadata import (
     bounded_metadata,
     column_schema,
@@ -58,6 +59,7 @@ def build_validated_assets(contract: DatasetContract) -> dg.AssetsDefinition:
                 valid_key,
                 deps=[keys.raw_key(contract)],
                 kinds={"pandera", "delta"},
+                freshness_policy=data_freshness_policy(contract),
                 description=(
                     f"{contract.dataset} rows that passed the contract's Pandera "
                     "schema, de-duplicated on the primary key (latest landed "

@@ -44,6 +44,46 @@ class PerformanceObservation:
     rows: int
 
 
+# Freshness states, as Dagster names them (`dagster.FreshnessState` values).
+FRESHNESS_PASS, FRESHNESS_WARN, FRESHNESS_FAIL = "PASS", "WARN", "FAIL"
+FRESHNESS_UNKNOWN = "UNKNOWN"  # never deployed, or not evaluated yet
+
+
+@dataclass(frozen=True)
+class FreshnessObservation:
+    """The deployed model's freshness state under its `FreshnessPolicy` (fail window = the
+    policy's maximum model age).
+
+    `state` is Dagster's freshness state of `deployment/<dataset>` as its freshness daemon
+    evaluated it, or the same rule evaluated at a simulated clock (`evaluated_by` says which);
+    `last_deployed` is the deployment's latest materialization, `since` when the state began.
+    """
+
+    state: str
+    last_deployed: datetime | None
+    since: datetime | None
+    evaluated_by: str
+
+
+def time_window_state(
+    last_update: datetime | None,
+    now: datetime,
+    fail_window: timedelta,
+    warn_window: timedelta | None = None,
+) -> str:
+    """Dagster's time-window freshness rule (`TimeWindowFreshnessPolicy`): FAIL once the last
+    update is `fail_window` old, WARN once it is `warn_window` old, else PASS; UNKNOWN when
+    there was no update."""
+    if last_update is None:
+        return FRESHNESS_UNKNOWN
+    age = now - last_update
+    if age >= fail_window:
+        return FRESHNESS_FAIL
+    if warn_window is not None and age >= warn_window:
+        return FRESHNESS_WARN
+    return FRESHNESS_PASS
+
+
 @dataclass(frozen=True)
 class PastRetrain:
     """A retrain the triggers requested earlier (read back from its run's tags)."""
@@ -65,6 +105,7 @@ class TriggerState:
     in_flight: tuple[str, ...] = ()
     past: tuple[PastRetrain, ...] = ()
     new_labelled_rows: int = 0
+    freshness: FreshnessObservation | None = None
 
 
 @dataclass(frozen=True)

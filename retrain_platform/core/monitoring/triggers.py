@@ -17,8 +17,10 @@ Rules, in this order:
      `worsening_factor` over the value it had when it was last retrained;
    - performance: the newest labelled partition's ROC-AUC is under the policy's floor (episode
      = consecutive partitions under the floor, retrained once);
-   - age: the champion's training window ended more than `max_model_age` ago (once per
-     champion);
+   - age: the deployed model's freshness policy failed (`FreshnessObservation` FAIL: the
+     deployment is older than the fail window, the policy's `max_model_age`), once per
+     champion. The sensor reads that state from Dagster's freshness evaluation (or, on a
+     simulated clock, evaluates the same rule at the clock's now);
    - new data (off unless the policy sets `retrain_on_new_labelled_rows`): at least that many
      labelled rows arrived after the champion's training window ended, i.e. rows of later
      partitions whose labels are due. Retrained once per multiple of the threshold (episode
@@ -43,6 +45,7 @@ from retrain_platform.core.monitoring.trigger_inputs import (
     DEFAULT_COOLDOWN,
     DEFAULT_WORSENING_FACTOR,
     DRIFT,
+    FRESHNESS_FAIL,
     HANDLED,
     HEALTHY,
     IN_FLIGHT,
@@ -53,6 +56,7 @@ from retrain_platform.core.monitoring.trigger_inputs import (
     TRIGGERS,
     Decision,
     DriftObservation,
+    FreshnessObservation,
     PastRetrain,
     PerformanceObservation,
     TriggerPolicy,
@@ -67,6 +71,7 @@ __all__ = [
     "DRIFT",
     "Decision",
     "DriftObservation",
+    "FreshnessObservation",
     "HANDLED",
     "HEALTHY",
     "IN_FLIGHT",
@@ -183,21 +188,28 @@ def _performance_candidate(
     return _Candidate(PERFORMANCE, episode, f"{PERFORMANCE}:{episode}", reason)
 
 
+def _days(window: timedelta) -> str:
+    days = window / timedelta(days=1)
+    return f"{days:g} day{'s' if days != 1 else ''}"
+
+
 def _age_candidate(
-    state: TriggerState, policy: TriggerPolicy, champion: int, now: datetime, handled: list[str]
+    state: TriggerState, policy: TriggerPolicy, champion: int, handled: list[str]
 ) -> _Candidate | None:
-    if state.champion_window_end is None:
-        return None
-    age = now - state.champion_window_end
-    if age <= policy.max_model_age:
+    freshness = state.freshness
+    if freshness is None or freshness.state != FRESHNESS_FAIL:
         return None
     episode = str(champion)
     if _past(state, AGE, episode):
         handled.append(f"age retrain of champion v{champion} already requested")
         return None
+    deployed = (
+        f", deployed {freshness.last_deployed:%Y-%m-%d %H:%M}" if freshness.last_deployed else ""
+    )
+    since = f" since {freshness.since:%Y-%m-%d %H:%M}" if freshness.since else ""
     reason = (
-        f"champion v{champion} trained on data up to {state.champion_window_end:%Y-%m-%d}: "
-        f"{age / timedelta(days=1):.1f} days old, limit {policy.max_model_age.days} days"
+        f"freshness policy failed: model older than {_days(policy.max_model_age)} "
+        f"(champion v{champion}{deployed}; FAIL{since}, evaluated by {freshness.evaluated_by})"
     )
     return _Candidate(AGE, episode, f"{AGE}:{episode}", reason)
 
@@ -254,7 +266,7 @@ def decide(state: TriggerState, policy: TriggerPolicy, now: datetime) -> Decisio
     candidate = (
         _drift_candidate(state, policy, champion, handled)
         or _performance_candidate(state, policy, champion, handled)
-        or _age_candidate(state, policy, champion, now, handled)
+        or _age_candidate(state, policy, champion, handled)
         or _new_data_candidate(state, policy, champion, handled)
     )
     if candidate is None:

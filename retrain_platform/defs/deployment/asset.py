@@ -11,7 +11,6 @@ A champion moved outside the platform is noticed and recorded first (`alias_move
 
 import os
 from dataclasses import replace
-from datetime import timedelta
 from typing import Any
 
 import dagster as dg
@@ -48,6 +47,7 @@ from retrain_platform.core.models.inputs import feature_matrix, model_feature_na
 from retrain_platform.core.models.mlflow_store import MlflowStore
 from retrain_platform.defs import model_keys as mk
 from retrain_platform.defs.deployment.state import record_deployment_event
+from retrain_platform.defs.freshness import model_freshness_policy
 from retrain_platform.defs.models.metadata import MODEL_VERSION, RUN_ID
 from retrain_platform.resources import ClockResource, DeltaLakeResource
 from retrain_platform.resources.notifier import NotifierResource
@@ -97,10 +97,7 @@ def build_deployment_asset(contract: DatasetContract) -> dg.AssetsDefinition:
         kinds={"mlflow"},
         tags=mk.tags(contract, mk.DEPLOYMENT),
         owners=[contract.owner],
-        freshness_policy=dg.FreshnessPolicy.time_window(
-            fail_window=timedelta(days=contract.policy.max_model_age_days),
-            warn_window=timedelta(days=contract.policy.max_model_age_days * 0.8),
-        ),
+        freshness_policy=model_freshness_policy(contract),
         description=(
             f"The {contract.dataset} champion: registry alias `champion` on the approved "
             "version, `previous` on the one it replaced (the rollback target)."

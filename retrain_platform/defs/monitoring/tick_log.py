@@ -3,7 +3,8 @@
 Dagster's "View logs" of a sensor tick shows only what the tick logged; a skip reason alone
 appears on hover. So every tick logs its decision (`triggers.decide`: outcome, trigger, reason)
 and the inputs it decided on (the champion, the newest drift and live-performance observations
-against their thresholds, runs in flight, earlier triggered retrains, new labelled rows), in one
+against their thresholds, the deployed model's freshness state, runs in flight, earlier
+triggered retrains, new labelled rows), in one
 line that reads on its own.
 """
 
@@ -63,6 +64,11 @@ def tick_message(
         )
         champion = f"champion v{state.champion_version}{window}"
     inputs = [champion, _drift(state, policy), _performance(state, policy)]
+    if state.freshness is not None:
+        inputs.append(
+            f"model freshness: {state.freshness.state} (fail window "
+            f"{policy.max_model_age.days} days, {state.freshness.evaluated_by})"
+        )
     inputs.append(f"retrain runs in flight: {len(state.in_flight)}")
     inputs.append(f"earlier triggered retrains: {len(state.past)}")
     if policy.new_labelled_rows is not None:

@@ -6,8 +6,10 @@ import pytest
 
 from retrain_platform.contracts.model import Policy
 from retrain_platform.core.monitoring import triggers as t
+from retrain_platform.core.monitoring.trigger_inputs import time_window_state
 from retrain_platform.core.monitoring.triggers import (
     DriftObservation,
+    FreshnessObservation,
     PastRetrain,
     PerformanceObservation,
     TriggerPolicy,
@@ -20,6 +22,13 @@ POLICY = TriggerPolicy.from_policy(Policy(min_roc_auc=0.75, max_model_age_days=3
 FRESH = NOW - timedelta(days=3)
 
 
+def freshness(state: str) -> FreshnessObservation:
+    return FreshnessObservation(state, NOW - timedelta(days=31), NOW, "Dagster's freshness daemon")
+
+
+FAILED = freshness("FAIL")
+
+
 def drift(partition: str, max_psi: float, ks: float | None = 0.05) -> DriftObservation:
     return DriftObservation(partition, max_psi, "amount", ks)
 
@@ -30,6 +39,7 @@ def perf(partition: str, auc: float) -> PerformanceObservation:
 
 def state(**changes) -> TriggerState:
     values = {"champion_version": 3, "champion_window_end": FRESH, **changes}
+    values.setdefault("freshness", freshness("PASS"))
     return TriggerState(**values)
 
 
@@ -77,22 +87,41 @@ def test_low_live_roc_auc_triggers_performance():
     assert d.run_key == "performance:3:2026-04-28" and "0.600" in d.reason
 
 
-def test_old_champion_triggers_age():
-    d = decide(state(champion_window_end=NOW - timedelta(days=31)), POLICY, NOW)
+def test_a_failed_model_freshness_policy_triggers_age():
+    d = decide(state(freshness=FAILED), POLICY, NOW)
     assert d.retrain and d.trigger == t.AGE and d.run_key == "age:3"
-    assert "31.0 days old, limit 30 days" in d.reason
+    assert d.reason.startswith("freshness policy failed: model older than 30 days (champion v3")
+    assert "evaluated by Dagster's freshness daemon" in d.reason
+
+
+@pytest.mark.parametrize("observed", ["PASS", "WARN", "UNKNOWN", None])
+def test_any_other_freshness_state_does_not_trigger_age(observed):
+    """The state alone decides: an old training window does not fire without a FAIL."""
+    old = state(
+        champion_window_end=NOW - timedelta(days=90),
+        freshness=freshness(observed) if observed else None,
+    )
+    d = decide(old, POLICY, NOW)
+    assert not d.retrain and d.code == t.HEALTHY
+
+
+def test_the_time_window_rule_matches_dagsters_states():
+    day = timedelta(days=1)
+    assert time_window_state(None, NOW, 30 * day, 24 * day) == "UNKNOWN"
+    assert time_window_state(NOW - 10 * day, NOW, 30 * day, 24 * day) == "PASS"
+    assert time_window_state(NOW - 25 * day, NOW, 30 * day, 24 * day) == "WARN"
+    assert time_window_state(NOW - 30 * day, NOW, 30 * day, 24 * day) == "FAIL"
+    assert time_window_state(NOW - 25 * day, NOW, 30 * day) == "PASS"
 
 
 def test_priority_is_drift_then_performance_then_age():
     everything = state(
-        champion_window_end=NOW - timedelta(days=90),
+        freshness=FAILED,
         drift=(drift("2026-04-30", 0.5),),
         performance=(perf("2026-04-28", 0.55),),
     )
     assert decide(everything, POLICY, NOW).trigger == t.DRIFT
-    no_drift = state(
-        champion_window_end=NOW - timedelta(days=90), performance=(perf("2026-04-28", 0.55),)
-    )
+    no_drift = state(freshness=FAILED, performance=(perf("2026-04-28", 0.55),))
     assert decide(no_drift, POLICY, NOW).trigger == t.PERFORMANCE
 
 
@@ -132,7 +161,7 @@ def test_an_episode_is_retrained_once_unless_it_worsens():
 
 def test_a_handled_drift_episode_falls_through_to_the_next_trigger():
     s = state(
-        champion_window_end=NOW - timedelta(days=40),
+        freshness=FAILED,
         drift=(drift("2026-04-30", 0.5),),
         past=(past(t.DRIFT, "3:2026-04-30", max_psi=0.5),),
     )
@@ -178,7 +207,7 @@ def test_new_labelled_rows_fire_at_the_threshold_and_not_below():
 
 
 def test_new_labelled_rows_are_the_lowest_priority():
-    s = state(champion_window_end=NOW - timedelta(days=40), new_labelled_rows=50_000)
+    s = state(freshness=FAILED, new_labelled_rows=50_000)
     assert decide(s, NEW_ROWS, NOW).trigger == t.AGE
     s = state(performance=(perf("2026-04-28", 0.6),), new_labelled_rows=50_000)
     assert decide(s, NEW_ROWS, NOW).trigger == t.PERFORMANCE
