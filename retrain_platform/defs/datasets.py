@@ -37,6 +37,7 @@ from retrain_platform.resources import DeltaLakeResource
 from retrain_platform.resources.feast import FeastResource
 
 FAILED = "FAILED"  # a check execution's status when its result did not pass
+POLICY = "policy"  # a run-config value meaning "the contract policy's"
 
 
 class TrainingDatasetConfig(dg.Config):
@@ -51,10 +52,10 @@ class TrainingDatasetConfig(dg.Config):
         description="The window ends where labels are due at the end of this partition (key); "
         "default: the newest validated partition.",
     )
-    training_window: Literal["sliding", "expanding"] | None = Field(
-        None,
+    training_window: Literal["policy", "sliding", "expanding"] = Field(
+        POLICY,
         description="Newest window_partitions labelled partitions (sliding) or every labelled "
-        "partition (expanding); default: policy.training_window.",
+        "partition (expanding); default: the contract's policy.training_window.",
     )
     window_partitions: int | None = Field(
         None, description="Partitions in the window, newest last; default: the policy's."
@@ -184,7 +185,7 @@ def _window(
     as_of = config.as_of or available[-1]
     spec = window_spec(
         contract,
-        kind=config.training_window,
+        kind=None if config.training_window == POLICY else config.training_window,
         partitions=config.window_partitions,
         validation=config.validation_partitions,
         holdout=config.holdout_partitions,
