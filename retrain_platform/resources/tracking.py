@@ -12,6 +12,9 @@ Where MLflow keeps its state depends on the profile (`RETRAIN_PROFILE`):
   `RETRAIN_MLFLOW_PG_*` variables (never Dagster's database: both keep an alembic `runs` and
   `alembic_version` table), artifacts under `RETRAIN_MLFLOW_ARTIFACTS`;
 - either profile: `MLFLOW_TRACKING_URI` (e.g. an `mlflow server`) wins when set.
+
+Dagster links runs and model versions to the MLflow UI (`MetadataValue.url`) when the UI's
+address is known: `ui_url`, else `RETRAIN_MLFLOW_UI_URL`, else an http(s) tracking URI.
 """
 
 import os
@@ -24,10 +27,11 @@ from mlflow import MlflowClient
 from pydantic import Field
 
 from retrain_platform.contracts import DatasetContract
-from retrain_platform.core.models.mlflow_store import MlflowStore
+from retrain_platform.core.models.mlflow_store import MlflowStore, ui_base_url
 from retrain_platform.home import PRODUCTION_PROFILE, HomeLayout, profile
 
 TRACKING_URI_ENV_VAR = "MLFLOW_TRACKING_URI"
+UI_URL_ENV_VAR = "RETRAIN_MLFLOW_UI_URL"  # where people open the MLflow UI (links from Dagster)
 ARTIFACT_ROOT_ENV_VAR = "RETRAIN_MLFLOW_ARTIFACTS"
 # The production backend store: a PostgreSQL database of MLflow's own.
 PG_ENV_VARS = {
@@ -60,6 +64,11 @@ class MlflowResource(dg.ConfigurableResource):
         description=f"Password of a postgresql tracking URI, spliced in when the store is "
         f"built; normally EnvVar('{PG_PASSWORD_ENV_VAR}').",
     )
+    ui_url: str = Field(
+        "",
+        description=f"Address of the MLflow UI that Dagster metadata links to; default "
+        f"${UI_URL_ENV_VAR}, else the tracking URI when it is http(s); none: no links.",
+    )
 
     def store(self) -> MlflowStore:
         uri = with_password(self.tracking_uri, self.tracking_password)
@@ -69,6 +78,10 @@ class MlflowResource(dg.ConfigurableResource):
 
     def client(self) -> MlflowClient:
         return self.store().client()
+
+    def ui_base_url(self) -> str | None:
+        """The MLflow UI's address for links, None when there is no UI to link to."""
+        return ui_base_url(self.ui_url or os.environ.get(UI_URL_ENV_VAR), self.tracking_uri)
 
     def experiment_name(self, contract: DatasetContract) -> str:
         return contract.dataset

@@ -30,6 +30,7 @@ from retrain_platform.core.deployment.registry import (
     AliasMove,
     RollbackError,
     alias_version,
+    append_version_description,
     promote,
     rollback,
 )
@@ -110,6 +111,9 @@ def _restore(store: MlflowStore, name: str, version: int, reason: str, to: _Reco
         client.delete_registered_model_alias(name, CHAMPION)
         client.set_model_version_tag(name, str(version), TAG_ROLLED_BACK, "true")
         after, previous = None, None
+    append_version_description(
+        client, name, version, f"**Rolled back** at {to.now().isoformat()}: {reason}"
+    )
     append_decision(
         to.decisions_uri,
         Decision(
@@ -174,6 +178,14 @@ def promote_with_health_gate(
             stage = PROMOTE
             move = promote(store.client(), name, version)
             moved = move.moved
+            if moved:
+                replaced = f"v{move.replaced}" if move.replaced is not None else "no champion"
+                append_version_description(
+                    store.client(),
+                    name,
+                    version,
+                    f"**Champion** since {record.now().isoformat()} (replaced {replaced}).",
+                )
             if on_promoted is not None:
                 on_promoted(move)
         if passed and service_url:

@@ -43,6 +43,13 @@ class AliasMove:
     moved: bool
 
 
+def append_version_description(client: MlflowClient, name: str, version: int, line: str) -> None:
+    """Add a paragraph to a version's description (its history: registration, gate, deployment)."""
+    current = client.get_model_version(name, str(version)).description or ""
+    text = f"{current}\n\n{line}" if current else line
+    client.update_model_version(name, str(version), description=text)
+
+
 def set_challenger(client: MlflowClient, name: str, version: int) -> None:
     """Point `challenger` at a version that passed the gate and awaits deployment."""
     client.set_registered_model_alias(name, CHALLENGER, str(version))

@@ -27,6 +27,7 @@ from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 
 from retrain_platform.core.datasets.ref import DatasetRef
+from retrain_platform.core.models import run_records as records
 from retrain_platform.core.models.gate import GateVerdict
 from retrain_platform.core.models.loading import (
     TAG_MODEL_BYTES,
@@ -37,6 +38,7 @@ from retrain_platform.core.models.loading import (
 )
 from retrain_platform.core.models.mlflow_store import MlflowStore, code_version
 from retrain_platform.core.models.training import LIGHTGBM_VERSION, TrainingResult
+from retrain_platform.core.models.verdict_record import verdict_record
 
 MODEL_NAME = "model"
 TRAINING_RECORD = "training/record.json"
@@ -90,6 +92,7 @@ class LoggedCandidate:
     version: int
     dataset_version: int
     log_model_seconds: float = 0.0
+    experiment_id: str = ""
 
     @property
     def version_uri(self) -> str:
@@ -124,21 +127,44 @@ def log_candidate(
     metrics: Mapping[str, Mapping[str, float]],
     example: pd.DataFrame,
     tags: Mapping[str, str],
+    frame: pl.DataFrame | None = None,
+    targets: str | None = None,
 ) -> LoggedCandidate:
     """Log the candidate run and model, and register the model as a new version.
 
-    `metrics` maps a prefix (`validation`, `holdout`) to metric values.
+    `metrics` maps a prefix (`validation`, `holdout`) to metric values. `frame` (the training
+    set's rows, with the label column `targets`) is logged as the run's dataset inputs. The run is
+    renamed `<dataset>-v<model version>-<trigger>` once registered (see `run_records`).
     """
     store.activate()
-    experiment_id = store.experiment_id(experiment)
+    experiment_id = store.experiment_id(experiment, records.experiment_tags(experiment))
     all_tags = {
         **dataset.tags(),
         TAG_CODE_VERSION: code_version(),
         TAG_GATE_VERDICT: PENDING,
         **tags,
     }
-    with mlflow.start_run(experiment_id=experiment_id, run_name=f"{experiment}-candidate") as run:
+    name = all_tags.get(TAG_DATASET) or experiment
+    trigger = all_tags.get(TAG_TRIGGER) or "manual"
+    dagster_run_id = all_tags.get(TAG_DAGSTER_RUN, "")
+    all_tags[records.NOTE_TAG] = records.run_description(
+        dataset,
+        name=name,
+        trigger=trigger,
+        reason=all_tags.get(TAG_REASON, ""),
+        dagster_run_id=dagster_run_id,
+        config=result.config.name,
+        rounds=result.num_boost_round,
+        features=len(result.features),
+        holdout_roc_auc=metrics.get("holdout", {}).get("roc_auc"),
+    )
+    with mlflow.start_run(
+        experiment_id=experiment_id,
+        run_name=records.provisional_run_name(name, dataset.version, trigger),
+    ) as run:
         mlflow.set_tags(all_tags)
+        if frame is not None:
+            records.log_dataset_inputs(frame, dataset, name=f"{name}_training", targets=targets)
         mlflow.log_params(
             {
                 "config": result.config.name,
@@ -174,6 +200,15 @@ def log_candidate(
             TAG_MODEL_BYTES: str(size),
         },
     )
+    client = store.client()
+    client.update_run(run.info.run_id, name=records.run_name(name, version.version, trigger))
+    client.update_model_version(
+        registered_name,
+        version.version,
+        description=records.model_version_description(
+            dataset, trigger=trigger, dagster_run_id=dagster_run_id
+        ),
+    )
     return LoggedCandidate(
         run.info.run_id,
         info.model_uri,
@@ -181,6 +216,7 @@ def log_candidate(
         int(version.version),
         dataset.version,
         seconds,
+        experiment_id,
     )
 
 
@@ -196,58 +232,31 @@ def load_json(store: MlflowStore, run_id: str, path: str) -> dict[str, Any]:
     return mlflow.artifacts.load_dict(f"runs:/{run_id}/{path}")
 
 
-def _plain(value: float | None) -> float | None:
-    return None if value is None or not math.isfinite(value) else float(value)
-
-
-def verdict_record(verdict: GateVerdict, champion_version: int | None) -> dict[str, Any]:
-    """The verdict as plain JSON (NaN becomes null)."""
-    interval = verdict.interval
-    return {
-        "passed": verdict.passed,
-        "method": verdict.method,
-        "failures": verdict.messages,
-        "failure_kinds": [f.kind for f in verdict.failures],
-        "challenger": {k: _plain(v) for k, v in verdict.challenger.items()},
-        "champion": (
-            {k: _plain(v) for k, v in verdict.champion.items()} if verdict.champion else None
-        ),
-        "champion_version": champion_version,
-        "tolerance": _plain(verdict.tolerance),
-        "interval": (
-            {
-                "point": _plain(interval.point),
-                "low": _plain(interval.low),
-                "high": _plain(interval.high),
-                "confidence": interval.confidence,
-                "resamples": interval.resamples,
-            }
-            if interval
-            else None
-        ),
-        "slices": [
-            {
-                "slice": s.subject,
-                "rows": s.rows,
-                "positives": s.positives,
-                "challenger_roc_auc": _plain(s.challenger_roc_auc),
-                "champion_roc_auc": _plain(s.champion_roc_auc),
-                "status": s.status,
-            }
-            for s in verdict.slices
-        ],
-    }
-
-
 def record_gate(
     store: MlflowStore,
     candidate: LoggedCandidate,
     verdict: GateVerdict,
     champion_version: int | None,
+    dagster_run_id: str | None = None,
 ) -> dict[str, Any]:
-    """Tag the candidate run and its registered version with the verdict and every failure."""
+    """Tag the candidate run and its registered version with the verdict and every failure,
+    and add the verdict to both descriptions (`dagster_run_id`: the run of the gate)."""
     client = store.client()
     record = verdict_record(verdict, champion_version)
+    run_tags = client.get_run(candidate.run_id).data.tags
+    gate = records.gate_section(verdict, champion_version, dagster_run_id)
+    note = run_tags.get(records.NOTE_TAG, "")
+    client.set_tag(candidate.run_id, records.NOTE_TAG, f"{note}\n\n{gate}".strip())
+    client.update_model_version(
+        candidate.registered_name,
+        str(candidate.version),
+        description=records.model_version_description(
+            DatasetRef.from_tags(run_tags),
+            trigger=run_tags.get(TAG_TRIGGER) or "manual",
+            dagster_run_id=run_tags.get(TAG_DAGSTER_RUN, "?"),
+            gate=gate,
+        ),
+    )
     tags = {
         TAG_GATE_VERDICT: verdict.label,
         TAG_GATE_METHOD: verdict.method,

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 # Downloading a model or a JSON record draws a progress bar on stderr; in step logs and CLI output
 # it is noise (set the variable to true to get it back).
@@ -63,17 +65,46 @@ class MlflowStore:
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.registry)
 
-    def experiment_id(self, name: str) -> str:
-        """The id of experiment `name`, created with its artifacts under the root if new."""
+    def experiment_id(self, name: str, tags: Mapping[str, str] | None = None) -> str:
+        """The id of experiment `name`, created with its artifacts under the root if new.
+
+        `tags` are set on a new experiment, and on an existing one where they are missing (a
+        value set since, by hand or in the UI, is kept).
+        """
         client = self.client()
         existing = client.get_experiment_by_name(name)
         if existing is not None:
+            for key, value in (tags or {}).items():
+                if key not in existing.tags:
+                    client.set_experiment_tag(existing.experiment_id, key, value)
             return str(existing.experiment_id)
         return str(
             client.create_experiment(
-                name, artifact_location=_artifact_uri(self.artifact_root, name)
+                name,
+                artifact_location=_artifact_uri(self.artifact_root, name),
+                tags=dict(tags or {}),
             )
         )
+
+
+def ui_base_url(configured: str | None, tracking_uri: str) -> str | None:
+    """The MLflow UI's address: `configured` when set, else an http(s) tracking URI (a
+    tracking server serves its UI), else None (a sqlite or PostgreSQL store has no UI)."""
+    if configured:
+        return configured.rstrip("/")
+    if tracking_uri.startswith(("http://", "https://")):
+        return tracking_uri.rstrip("/")
+    return None
+
+
+def run_ui_url(base: str, experiment_id: str, run_id: str) -> str:
+    """The MLflow UI page of a run."""
+    return f"{base}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def model_version_ui_url(base: str, name: str, version: int | str) -> str:
+    """The MLflow UI page of a registered model version."""
+    return f"{base}/#/models/{quote(name, safe='')}/versions/{version}"
 
 
 def code_version(path: Path | None = None) -> str:

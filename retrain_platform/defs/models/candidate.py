@@ -2,8 +2,10 @@
 
 Registration happens in the candidate step: every challenger becomes a registered version (tagged
 `gate.verdict=pending`), so a challenger the gate rejects is still in the registry, tagged with
-its verdict and failures. The blocking `evaluation_gate` check on this asset (see `gate`) decides
-whether `registered_model` and `deployment` run.
+its verdict and failures. The MLflow run is named `<dataset>-v<model version>-<trigger>`, has a
+description, and lists the training set's splits as dataset inputs (`run_records`). The
+blocking `evaluation_gate` check on this asset (see `gate`) decides whether `registered_model`
+approves the version and `deployment` runs.
 """
 
 import dagster as dg
@@ -130,6 +132,8 @@ def build_candidate_model_asset(contract: DatasetContract) -> dg.AssetsDefinitio
                 runs.TAG_TRIGGER: trigger,
                 runs.TAG_REASON: reason,
             },
+            frame=frame,
+            targets=contract.label_name,
         )
         context.log.info(
             f"{contract.dataset}: trained {result.config.name} ({result.num_boost_round} rounds, "
@@ -138,7 +142,9 @@ def build_candidate_model_asset(contract: DatasetContract) -> dg.AssetsDefinitio
             f"{logged.version} (run {logged.run_id})"
         )
         return dg.MaterializeResult(
-            metadata=candidate_metadata(logged, result, dataset, metrics, options)
+            metadata=candidate_metadata(
+                logged, result, dataset, metrics, options, mlflow.ui_base_url()
+            )
         )
 
     return candidate_model

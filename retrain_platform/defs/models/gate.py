@@ -50,6 +50,7 @@ from retrain_platform.defs.models.metadata import (
     gate_description,
     gate_metadata,
     latest_candidate,
+    mlflow_links,
 )
 from retrain_platform.resources import ClockResource, DeltaLakeResource
 from retrain_platform.resources.notifier import NotifierResource
@@ -105,7 +106,9 @@ def build_evaluation_gate(contract: DatasetContract) -> dg.AssetChecksDefinition
         verdict = evaluate_gate(holdout, challenger, champion, contract)
         if unscorable is not None:
             verdict = with_failure(verdict, unscorable)
-        record = runs.record_gate(store, candidate, verdict, champion_version)
+        record = runs.record_gate(
+            store, candidate, verdict, champion_version, dagster_run_id=context.run.run_id
+        )
         if not verdict.passed:
             trigger, reason = trigger_and_reason(context.run.tags)
             append_decision(
@@ -160,6 +163,13 @@ def build_evaluation_gate(contract: DatasetContract) -> dg.AssetChecksDefinition
             description=summary,
             metadata={
                 **gate_metadata(verdict, contract, candidate, champion_version, holdout.height),
+                **mlflow_links(
+                    mlflow.ui_base_url(),
+                    experiment_id=candidate.experiment_id,
+                    run_id=candidate.run_id,
+                    name=name,
+                    version=candidate.version,
+                ),
                 **health_metadata(history, contract.policy),
             },
         )

@@ -18,7 +18,7 @@ from retrain_platform.core.deployment.registry import set_challenger
 from retrain_platform.core.models import candidate_runs as runs
 from retrain_platform.core.models.loading import TAG_MODEL_BYTES, TAG_MODEL_SHA256
 from retrain_platform.defs import model_keys as mk
-from retrain_platform.defs.models.metadata import latest_candidate
+from retrain_platform.defs.models.metadata import latest_candidate, mlflow_links
 from retrain_platform.resources.tracking import MlflowResource
 
 
@@ -74,6 +74,13 @@ def build_registered_model_asset(contract: DatasetContract) -> dg.AssetsDefiniti
                 "alias": "challenger",
                 "model_sha256": tags.get(TAG_MODEL_SHA256, "not recorded"),
                 "model_bytes": int(tags.get(TAG_MODEL_BYTES, "-1")),
+                **mlflow_links(
+                    mlflow.ui_base_url(),
+                    experiment_id=candidate.experiment_id,
+                    run_id=candidate.run_id,
+                    name=candidate.registered_name,
+                    version=candidate.version,
+                ),
             }
         )
 

@@ -6,6 +6,7 @@ champion), a second cycle, a third cycle under a policy its challenger cannot me
 rollback job; the tests then check what each step left behind.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -15,12 +16,15 @@ from pathlib import Path
 
 import dagster as dg
 import numpy as np
+import polars as pl
 import pytest
 from mlflow.models import get_model_info
 
 from retrain_platform.cli.main import build_parser
 from retrain_platform.contracts import DatasetContract
 from retrain_platform.core import platform_columns as pc
+from retrain_platform.core.datasets.ref import DatasetRef
+from retrain_platform.core.datasets.training_set import SPLIT
 from retrain_platform.core.deployment import record_external_alias_moves
 from retrain_platform.core.deployment.decisions import (
     GATE_VERDICT_TAG,
@@ -39,6 +43,11 @@ from retrain_platform.core.models.loading import (
 )
 from retrain_platform.core.models.mlflow_store import MlflowStore
 from retrain_platform.core.models.reproduce import reproduce_version
+from retrain_platform.core.models.run_records import (
+    CUSTOM_MODEL_DEVELOPMENT,
+    EXPERIMENT_KIND_TAG,
+    NOTE_TAG,
+)
 from retrain_platform.defs import deployment, models
 from retrain_platform.defs import model_keys as mk
 from retrain_platform.defs.datasets import build_training_dataset_asset
@@ -46,11 +55,16 @@ from retrain_platform.defs.deployment.rollback import rollback_job_name
 from retrain_platform.defs.models import RetrainOutcome, run_retrain_cycle
 from retrain_platform.home import HomeLayout
 from retrain_platform.resources import default_resources
-from retrain_platform.resources.tracking import MlflowResource, profile_mlflow_store
+from retrain_platform.resources.tracking import (
+    UI_URL_ENV_VAR,
+    MlflowResource,
+    profile_mlflow_store,
+)
 from retrain_platform_tests.fixtures.models import AS_OF, WINDOW, with_policy
 from retrain_platform_tests.homes import isolate_home
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+UI = "http://mlflow.example:5000"
 
 
 def _run_config(contract: DatasetContract) -> dict:
@@ -111,6 +125,7 @@ class Scenario:
 def scenario(tmp_path_factory, contract, validated_frame, features_frame):
     with pytest.MonkeyPatch.context() as env:
         home = isolate_home(env, Path(tmp_path_factory.mktemp("models")) / "home")
+        env.setenv(UI_URL_ENV_VAR, UI)  # Dagster metadata links to this MLflow UI
         view = contract.feature_views[0]
         for uri, frame in (
             (table_uri(home.lake_uri, "validated", contract.dataset), validated_frame),
@@ -211,6 +226,95 @@ def test_candidate_run_records_everything_needed(scenario):
     info = get_model_info(runs.version_uri(scenario.name, 1))
     assert info.signature.inputs.input_names() == record["features"]
     assert info.saved_input_example_info is not None
+
+
+def test_mlflow_shows_a_classic_ml_experiment_of_named_runs(scenario):
+    """The experiment's kind, each run's name and description, as MLflow's UI reads them."""
+    client = scenario.store.client()
+    experiment = client.get_experiment_by_name(scenario.name)
+    assert experiment.tags[EXPERIMENT_KIND_TAG] == CUSTOM_MODEL_DEVELOPMENT
+    assert experiment.tags[NOTE_TAG]
+    runs_by_version = {
+        int(client.get_model_version(scenario.name, str(v)).version): client.get_run(
+            client.get_model_version(scenario.name, str(v)).run_id
+        )
+        for v in (1, 2, 3)
+    }
+    names = {v: run.info.run_name for v, run in runs_by_version.items()}
+    n = scenario.name
+    assert names == {1: f"{n}-v1-schedule", 2: f"{n}-v2-drift", 3: f"{n}-v3-performance"}
+    note = runs_by_version[3].data.tags[NOTE_TAG]
+    assert "trigger `performance`: failed cycle" in note and "training set: v2" in note
+    assert f"Dagster run: `{scenario.outcomes['failed'].run_id}`" in note
+    assert "**Gate rejected**" in note and scenario.outcomes["failed"].failures[0] in note
+
+
+def test_training_set_splits_are_the_runs_dataset_inputs(scenario):
+    client = scenario.store.client()
+    run = client.get_run(client.get_model_version(scenario.name, "1").run_id)
+    inputs = {
+        {t.key: t.value for t in i.tags}["mlflow.data.context"]: i.dataset
+        for i in run.inputs.dataset_inputs
+    }
+    assert set(inputs) == {"training", "validation", "holdout"}
+    ref = DatasetRef.from_tags(run.data.tags)
+    frame = ref.read()
+    for context, split in (
+        ("training", "train"),
+        ("validation", "validation"),
+        ("holdout", "holdout"),
+    ):
+        dataset = inputs[context]
+        assert dataset.name == f"{scenario.name}_training@v0"
+        assert dataset.source_type == "delta_table"
+        assert json.loads(dataset.source) == {"path": ref.uri, "delta_table_version": 0}
+        rows = frame.filter(pl.col(SPLIT) == split).height
+        assert rows > 0 and json.loads(dataset.profile)["num_rows"] == rows
+    assert len({d.digest for d in inputs.values()}) == 3
+
+
+def test_model_versions_describe_their_run_gate_and_deployment(scenario):
+    client = scenario.store.client()
+    first = client.get_model_version(scenario.name, "1").description
+    assert first.startswith(f"Trained by Dagster run `{scenario.outcomes['first'].run_id}`")
+    assert "**Gate passed** (threshold, against no champion)" in first
+    assert "**Champion** since" in first and "(replaced no champion)" in first
+    assert "**Rolled back**" not in first
+    rejected = client.get_model_version(scenario.name, "3").description
+    assert "**Gate rejected** (threshold, against champion v2)" in rejected
+    assert f"Dagster run `{scenario.outcomes['failed'].run_id}`" in rejected
+    assert f"- {scenario.outcomes['failed'].failures[0]}" in rejected
+    assert "**Champion**" not in rejected
+
+
+def test_dagster_links_runs_and_versions_to_the_mlflow_ui(scenario):
+    client = scenario.store.client()
+    version = client.get_model_version(scenario.name, "2")
+    experiment_id = client.get_run(version.run_id).info.experiment_id
+    run_url = f"{UI}/#/experiments/{experiment_id}/runs/{version.run_id}"
+    version_url = f"{UI}/#/models/{scenario.name}/versions/2"
+    result_run = scenario.outcomes["second"].run_id
+    for key in (
+        mk.candidate_model_key(scenario.contract),
+        mk.registered_model_key(scenario.contract),
+    ):
+        (record,) = [
+            r
+            for r in scenario.instance.fetch_materializations(key, limit=10).records
+            if r.run_id == result_run
+        ]
+        meta = record.asset_materialization.metadata
+        assert isinstance(meta["model_version_url"], dg.UrlMetadataValue)
+        assert meta["model_version_url"].value == version_url
+        assert meta["mlflow_run_url"].value == run_url
+        assert meta["mlflow_run_id"].value == version.run_id  # the id stays text
+    evaluation = next(
+        r.event_log_entry.dagster_event.event_specific_data
+        for r in scenario.instance.get_records_for_run(
+            result_run, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        ).records
+    )
+    assert evaluation.metadata["mlflow_run_url"].value == run_url
 
 
 def test_a_passing_challenger_becomes_champion_and_keeps_previous(scenario):
