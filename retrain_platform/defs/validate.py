@@ -29,6 +29,10 @@ from retrain_platform.defs.partitions import partitions_for
 from retrain_platform.resources import ClockResource, DeltaLakeResource
 from retrain_platform.resources.notifier import NotifierResource
 
+BLOCKED = "blocked"  # materialization metadata: a blocking check failed on this partition
+STATUS = "status"
+PARTITION = "partition"  # check result metadata: the partition the result is about
+
 
 def build_validated_assets(contract: DatasetContract) -> dg.AssetsDefinition:
     """`validated/<dataset>` and `validated/<dataset>_quarantine`, produced by one step."""
@@ -98,6 +102,7 @@ def build_validated_assets(contract: DatasetContract) -> dg.AssetsDefinition:
             },
         )
         v = report.validation
+        blocked_by = [c.name for c in report.checks if c.blocking and not c.passed]
         reasons = report.ingest_rejected.group_by(pc.REASON).len().iter_rows()
         by_reason = {reason: n for reason, n in reasons}
         by_reason["check"] = v.quarantine.height
@@ -108,6 +113,13 @@ def build_validated_assets(contract: DatasetContract) -> dg.AssetsDefinition:
             valid_key,
             {
                 "dagster/row_count": v.valid.height,
+                # Dagster 1.13 has no "materialized but blocked" partition state: say it here
+                BLOCKED: bool(blocked_by),
+                STATUS: (
+                    f"BLOCKED by {', '.join(blocked_by)}: left out downstream"
+                    if blocked_by
+                    else "ok: every blocking check passed"
+                ),
                 "rows_in": report.rows_raw,
                 "rows_quarantined": v.quarantine.height,
                 "duplicates_removed": v.duplicates.height,
@@ -140,7 +152,11 @@ def build_validated_assets(contract: DatasetContract) -> dg.AssetsDefinition:
                 asset_key=valid_key,
                 check_name=outcome.name,
                 passed=outcome.passed,
-                metadata=metadata,
+                metadata={PARTITION: context.partition_key, **metadata},
+                severity=dg.AssetCheckSeverity.ERROR
+                if outcome.blocking
+                else dg.AssetCheckSeverity.WARN,
+                description=f"Partition {context.partition_key}.",
             )
         context.log.info(
             f"validated {contract.dataset} {context.partition_key}: "

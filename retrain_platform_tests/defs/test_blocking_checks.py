@@ -139,7 +139,7 @@ def test_failed_blocking_check_stops_downstream_in_the_same_run(setup):
     assert volume.passed is False
     assert volume.severity == dg.AssetCheckSeverity.ERROR
     meta = {k: v.value for k, v in volume.metadata.items()}
-    assert meta == {"rows": rows_by_day[BAD], "min_rows": minimum}
+    assert meta == {"partition": BAD, "rows": rows_by_day[BAD], "min_rows": minimum}
     assert meta["rows"] < meta["min_rows"]
     assert evaluations["matches_schema"].passed  # the failure is the volume, not the schema
 

@@ -97,7 +97,12 @@ def run_validated_step(
         f"{file}: missing column(s) {cols} ({n} rows quarantined)"
         for file, cols, n in missing.iter_rows()
     ]
-    checks = evaluate_partition(result.valid, contract, schema_problems=schema_problems)
+    checks = evaluate_partition(
+        result.valid,
+        contract,
+        schema_problems=schema_problems,
+        refused_rows=ingest_rejected.height + result.quarantine.height,
+    )
     return ValidatedStepReport(
         partition,
         raw.height,

@@ -19,18 +19,49 @@ HAS_MIN_ROWS = "has_min_rows"
 LABEL_RATE_IN_BAND = "label_rate_in_band"
 NULL_SHARE_WITHIN_LIMIT = "null_share_within_limit"
 NEWEST_PARTITION_IS_FRESH = "newest_partition_is_fresh"
+NOT_ALL_ROWS_REFUSED = "not_all_rows_refused"
 
 MAX_PROBLEMS = 20  # schema problems listed in a check result (all are counted)
 
-BLOCKING_CHECKS = (MATCHES_SCHEMA, HAS_MIN_ROWS)
-PARTITION_CHECKS = (MATCHES_SCHEMA, HAS_MIN_ROWS, LABEL_RATE_IN_BAND, NULL_SHARE_WITHIN_LIMIT)
+# Blocking (ERROR severity): features, the training set and automation must not use the partition.
+BLOCKING_CHECKS = (MATCHES_SCHEMA, HAS_MIN_ROWS, NOT_ALL_ROWS_REFUSED)
+PARTITION_CHECKS = (
+    MATCHES_SCHEMA,
+    HAS_MIN_ROWS,
+    NOT_ALL_ROWS_REFUSED,
+    LABEL_RATE_IN_BAND,
+    NULL_SHARE_WITHIN_LIMIT,
+)
+
+# How a per-partition check reads in the UI: the Checks list shows a check's status over all
+# partitions (Failed when any partition's latest evaluation failed), the check's panel shows its
+# latest execution, which may be another partition; each result names its `partition`.
+PER_PARTITION = (
+    " Evaluated per partition (see the result's `partition`): the Checks list is Failed when any "
+    "partition's latest evaluation failed, while 'Latest execution' is the newest run's partition."
+)
+_BLOCKS = " Blocking: a failed partition is left out downstream (features, training set)."
+_WARNS = " Warning only: downstream goes on."
 
 DESCRIPTIONS = {
-    MATCHES_SCHEMA: "Every landed file had the contract's columns and the table has its dtypes.",
-    HAS_MIN_ROWS: "The partition has at least the contract's minimum number of valid rows.",
-    LABEL_RATE_IN_BAND: "The share of positive labels is inside the contract's band.",
-    NULL_SHARE_WITHIN_LIMIT: "No column has a larger share of nulls than the contract allows.",
-    NEWEST_PARTITION_IS_FRESH: "The newest validated event is younger than the allowed staleness.",
+    MATCHES_SCHEMA: "Every landed file had the contract's columns and the table has its dtypes."
+    + _BLOCKS
+    + PER_PARTITION,
+    HAS_MIN_ROWS: "The partition has at least the contract's minimum number of valid rows."
+    + _BLOCKS
+    + PER_PARTITION,
+    NOT_ALL_ROWS_REFUSED: "Some of the partition's landed rows passed validation: a partition "
+    "whose rows were all refused (quarantined) is blocked here, on validated."
+    + _BLOCKS
+    + PER_PARTITION,
+    LABEL_RATE_IN_BAND: "The share of positive labels is inside the contract's band."
+    + _WARNS
+    + PER_PARTITION,
+    NULL_SHARE_WITHIN_LIMIT: "No column has a larger share of nulls than the contract allows."
+    + _WARNS
+    + PER_PARTITION,
+    NEWEST_PARTITION_IS_FRESH: "The newest validated event is younger than the allowed staleness"
+    " (the whole table, hourly)." + _WARNS,
 }
 
 
@@ -64,6 +95,18 @@ def check_volume(valid: pl.DataFrame, contract: DatasetContract) -> CheckOutcome
     minimum = contract.expectations.min_rows_per_partition
     return CheckOutcome(
         HAS_MIN_ROWS, valid.height >= minimum, {"rows": valid.height, "min_rows": minimum}
+    )
+
+
+def check_not_all_refused(valid_rows: int, refused_rows: int) -> CheckOutcome:
+    """Fails when rows landed for the partition and every one was refused (none valid).
+
+    A partition with no landed rows at all passes here (`has_min_rows` judges its volume).
+    """
+    return CheckOutcome(
+        NOT_ALL_ROWS_REFUSED,
+        valid_rows > 0 or refused_rows == 0,
+        {"valid_rows": valid_rows, "refused_rows": refused_rows},
     )
 
 
@@ -119,12 +162,20 @@ def check_freshness(
 
 
 def evaluate_partition(
-    valid: pl.DataFrame, contract: DatasetContract, *, schema_problems: list[str]
+    valid: pl.DataFrame,
+    contract: DatasetContract,
+    *,
+    schema_problems: list[str],
+    refused_rows: int = 0,
 ) -> list[CheckOutcome]:
-    """The per-partition checks of one validated partition, in `PARTITION_CHECKS` order."""
+    """The per-partition checks of one validated partition, in `PARTITION_CHECKS` order.
+
+    `refused_rows`: the partition's rows quarantined at ingest or validation (not duplicates).
+    """
     return [
         check_schema(schema_problems),
         check_volume(valid, contract),
+        check_not_all_refused(valid.height, refused_rows),
         check_label_rate(valid, contract),
         check_null_share(valid, contract),
     ]
