@@ -14,6 +14,7 @@ from retrain_platform.contracts import DatasetContract
 from retrain_platform.core.datasets.ref import DatasetRef
 from retrain_platform.core.models.candidate_runs import LoggedCandidate
 from retrain_platform.core.models.gate import GateVerdict
+from retrain_platform.core.models.mlflow_store import model_version_ui_url, run_ui_url
 from retrain_platform.core.models.training import TrainingOptions, TrainingResult
 from retrain_platform.defs import model_keys as mk
 
@@ -23,6 +24,9 @@ REGISTERED_MODEL = "registered_model"
 MODEL_VERSION = "model_version"
 DATASET_VERSION = "dataset_version"
 LOG_MODEL_SECONDS = "log_model_seconds"
+EXPERIMENT_ID = "mlflow_experiment_id"
+MLFLOW_RUN_URL = "mlflow_run_url"
+MODEL_VERSION_URL = "model_version_url"
 
 
 def _metric_values(values: Mapping[str, float]) -> dict[str, float | None]:
@@ -44,7 +48,28 @@ def latest_candidate(instance: dg.DagsterInstance, contract: DatasetContract) ->
         version=int(meta[MODEL_VERSION].value),  # type: ignore[arg-type]
         dataset_version=int(meta[DATASET_VERSION].value),  # type: ignore[arg-type]
         log_model_seconds=float(meta[LOG_MODEL_SECONDS].value),  # type: ignore[arg-type]
+        experiment_id=str(meta[EXPERIMENT_ID].value) if EXPERIMENT_ID in meta else "",
     )
+
+
+def mlflow_links(
+    ui: str | None,
+    *,
+    experiment_id: str | None = None,
+    run_id: str | None = None,
+    name: str | None = None,
+    version: int | None = None,
+) -> dict[str, Any]:
+    """Links to the MLflow UI's run and model-version pages; none without a UI (the ids and
+    `models:/` URIs are in the metadata as text either way)."""
+    links: dict[str, Any] = {}
+    if ui is None:
+        return links
+    if experiment_id and run_id:
+        links[MLFLOW_RUN_URL] = dg.MetadataValue.url(run_ui_url(ui, experiment_id, run_id))
+    if name and version is not None:
+        links[MODEL_VERSION_URL] = dg.MetadataValue.url(model_version_ui_url(ui, name, version))
+    return links
 
 
 def candidate_metadata(
@@ -53,9 +78,18 @@ def candidate_metadata(
     dataset: DatasetRef,
     metrics: Mapping[str, Mapping[str, float]],
     options: TrainingOptions,
+    ui: str | None = None,
 ) -> dict[str, Any]:
     return {
+        **mlflow_links(
+            ui,
+            experiment_id=logged.experiment_id,
+            run_id=logged.run_id,
+            name=logged.registered_name,
+            version=logged.version,
+        ),
         RUN_ID: logged.run_id,
+        EXPERIMENT_ID: logged.experiment_id,
         MODEL_URI: logged.model_uri,
         REGISTERED_MODEL: logged.registered_name,
         MODEL_VERSION: logged.version,
