@@ -139,6 +139,11 @@ def test_an_exception_after_the_move_restores_the_champion(registry, champion_1,
     (row,) = read_decisions(champion_1).to_dicts()
     assert (row["event"], row["champion_before"], row["champion_after"]) == (ROLLBACK, 2, 1)
     assert row["reason"] == outcome.reason and row["decided_at"] == AT
+    history = client.get_model_version(NAME, "2").description  # the version's own story
+    assert history.endswith(
+        f"**Champion** since {AT.isoformat()} (replaced v1).\n\n"
+        f"**Rolled back** at {AT.isoformat()}: {outcome.reason}"
+    )
 
 
 def test_an_exception_in_the_verification_itself_fails_the_gate(registry, champion_1, monkeypatch):
