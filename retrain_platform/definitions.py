@@ -13,6 +13,7 @@ from retrain_platform.defs import (
     features,
     ingest,
     jobs,
+    keys,
     models,
     monitoring,
     validate,
@@ -35,8 +36,13 @@ LAYERS = (ingest, validate, features, feature_store, datasets, models, deploymen
 
 
 def build_dataset_defs(contract: DatasetContract) -> dg.Definitions:
-    """Every asset, check, job, schedule and sensor of one dataset, layer by layer."""
-    return dg.Definitions.merge(*(layer.build_defs(contract) for layer in LAYERS))
+    """Every asset, check, job, schedule and sensor of one dataset, layer by layer, its assets
+    in the dataset's own groups (`<dataset>_<layer group>`, `keys.dataset_group`)."""
+    return dg.Definitions.merge(*(layer.build_defs(contract) for layer in LAYERS)).map_asset_specs(
+        func=lambda spec: spec.replace_attributes(
+            group_name=keys.dataset_group(contract, spec.group_name)
+        )
+    )
 
 
 def build_definitions(

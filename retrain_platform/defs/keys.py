@@ -1,4 +1,9 @@
-"""Asset keys, groups and tags: `<layer>/<dataset>`, so the lineage view reads layer by layer."""
+"""Asset keys, groups and tags: `<layer>/<dataset>`, so the lineage view reads layer by layer.
+
+Each dataset's assets sit in the dataset's own groups, `<dataset>_<group>` (`dataset_group`,
+applied when a dataset's definitions are assembled), so several datasets in one code location
+each show their whole loop, group by group, in the lineage view.
+"""
 
 import dagster as dg
 
@@ -21,6 +26,11 @@ GROUPS = {
     FEATURES: "features",
     DATASETS: "datasets",
 }
+
+
+def dataset_group(contract: DatasetContract, group: str | None) -> str:
+    """The dataset's own group for a layer group (`ingest` -> `<dataset>_ingest`)."""
+    return f"{contract.dataset}_{group or 'default'}"
 
 
 def ledger_key(contract: DatasetContract) -> dg.AssetKey:

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -14,7 +15,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     tomllib = pytest.importorskip("tomli")
 
-from retrain_platform.contracts import CONTRACT_ENV_VAR
+from retrain_platform.contracts import CONTRACT_ENV_VAR, DEFAULT_CONTRACT_PATH, active_contracts
 from retrain_platform.definitions import build_definitions
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -51,11 +52,11 @@ def test_asset_keys_and_groups(module_defs):
     graph = module_defs.resolve_asset_graph()
     groups = {spec.key: spec.group_name for spec in module_defs.resolve_all_asset_specs()}
     assert {
-        RAW: "ingest",
-        VALIDATED: "validate",
-        QUARANTINE: "validate",
-        FEATURES: "features",
-        DATASET: "datasets",
+        RAW: "transactions_ingest",
+        VALIDATED: "transactions_validate",
+        QUARANTINE: "transactions_validate",
+        FEATURES: "transactions_features",
+        DATASET: "transactions_datasets",
     }.items() <= groups.items()
     assert {key.path[0] for key in groups} == {
         "landing",
@@ -135,8 +136,12 @@ def test_workspace_and_pyproject_point_at_the_same_module():
     assert location["location_name"] == tool["code_location_name"]
 
 
-def test_two_contracts_in_one_location(contract, weather_contract, home):
-    defs = build_definitions([contract, weather_contract], home)
+def test_two_contracts_in_one_location(contract, weather_contract, home, monkeypatch):
+    """`RETRAIN_CONTRACT` with both shipped contracts selects both, in one code location."""
+    paths = [DEFAULT_CONTRACT_PATH, DEFAULT_CONTRACT_PATH.with_name("weather.yaml")]
+    monkeypatch.setenv(CONTRACT_ENV_VAR, os.pathsep.join(str(p) for p in paths))
+    assert [c.dataset for c in active_contracts()] == ["transactions", "weather"]
+    defs = build_definitions(home=home)
     dg.Definitions.validate_loadable(defs)
     keys = set(defs.resolve_asset_graph().get_all_asset_keys())
     assert keys == {
@@ -181,6 +186,33 @@ def test_two_contracts_in_one_location(contract, weather_contract, home):
         "weather_ingest_job",
         "weather_validate_job",
     }
+    # each dataset's whole loop, in its own groups: no group holds two datasets' assets
+    groups: dict[str, set[str]] = {}
+    for spec in defs.resolve_all_asset_specs():
+        dataset = spec.tags["dataset"]
+        assert spec.group_name and spec.group_name.startswith(f"{dataset}_"), spec.key
+        groups.setdefault(spec.group_name, set()).add(dataset)
+    assert all(len(datasets) == 1 for datasets in groups.values()), groups
+    for dataset in ("transactions", "weather"):
+        assert {
+            f"{dataset}_{layer}"
+            for layer in ("ingest", "validate", "features", "datasets", "models", "deployment")
+        } | {f"{dataset}_monitoring"} <= set(groups)
+        assert {f"{dataset}_landing_sensor", f"{dataset}_retrain_sensor"} <= {
+            s.name for s in defs.sensors
+        }
+        assert defs.resolve_job_def(f"{dataset}_retrain_job") is not None
+    # the Dagster-evaluated freshness policies sit on the real assets
+    graph = defs.resolve_asset_graph()
+    for dataset in ("transactions", "weather"):
+        policy = graph.get(dg.AssetKey(["deployment", dataset])).freshness_policy
+        assert policy.fail_window.to_timedelta() == timedelta(days=30)
+    for key in (VALIDATED, FEATURES):
+        assert graph.get(key).freshness_policy.fail_window.to_timedelta() == timedelta(days=3)
+    # weather's contract sets no max_staleness: no data freshness policy, no staleness alert
+    assert graph.get(dg.AssetKey(["validated", "weather"])).freshness_policy is None
+    assert "weather_data_freshness_alert" not in {s.name for s in defs.sensors}
+    assert "transactions_data_freshness_alert" in {s.name for s in defs.sensors}
     weather = defs.resolve_assets_def(dg.AssetKey(["raw", "weather"])).partitions_def
     transactions = defs.resolve_assets_def(RAW).partitions_def
     assert isinstance(weather, dg.MonthlyPartitionsDefinition)
