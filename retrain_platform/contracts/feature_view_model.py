@@ -54,7 +54,8 @@ class LabelAggregate:
 
     The label of an event at s is known at t when s + `label.delay` <= t (and s < t: an event's
     own label, or one at the same instant, is never known when it happens). A time window w
-    holds the known labels of events in [t - w, t - delay]; an event window the last n of them.
+    holds the known labels of events in [t - w, t - delay]; an `n events` window the last n of
+    them within the view's lookback.
     """
 
     functions: tuple[str, ...]
