@@ -1,9 +1,10 @@
 """Feast objects of every active contract's feature views, for `feast apply` run in this folder.
 
-Nothing here is written by hand: for each contract chosen by `RETRAIN_CONTRACT` (default: the
-transactions contract) and each of its feature views, `to_feast_objects` generates an entity per
-entity key, `<dataset>_<view>_source` (the view's Delta table under the lake root),
-`<dataset>_<view>_fv` and the versioned feature service `<dataset>_<view>_v<hash>`.
+Nothing here is written by hand: for each contract chosen by `RETRAIN_CONTRACT` (default: those
+the demo wrote into the platform home, else the transactions contract) and each of its feature
+views, `to_feast_objects` generates an entity per entity key, `<dataset>_<view>_source` (the
+view's Delta table under the lake root), `<dataset>_<view>_fv` and the versioned feature service
+`<dataset>_<view>_v<hash>`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ def _generated() -> list[FeastObjects]:
     lake = layout().lake_uri
     return [
         objects
-        for contract in active_contracts()
+        for contract in active_contracts(layout().contract_paths())
         for objects in contract_feast_objects(contract, lake)
     ]
 

@@ -48,13 +48,15 @@ def build_dataset_defs(contract: DatasetContract) -> dg.Definitions:
 def build_definitions(
     contracts: Sequence[DatasetContract] | None = None, home: HomeLayout | None = None
 ) -> dg.Definitions:
-    """Definitions for `contracts` (default: those chosen by `RETRAIN_CONTRACT`) under `home`."""
-    chosen = active_contracts() if contracts is None else list(contracts)
+    """Definitions for `contracts` under `home` (default contracts: those `RETRAIN_CONTRACT`
+    chooses, else the ones the demo wrote into the home, else the shipped one)."""
+    home = home or layout()
+    chosen = active_contracts(home.contract_paths()) if contracts is None else list(contracts)
     return dg.Definitions.merge(
         *(build_dataset_defs(contract) for contract in chosen),
         dg.Definitions(
             sensors=[automation_sensor(), build_run_failure_sensor()],
-            resources=default_resources(home or layout()),
+            resources=default_resources(home),
             executor=executor_from_env(),
         ),
     )

@@ -65,6 +65,26 @@ class HomeLayout:
         return parse_storage_options(os.environ.get(LAKE_OPTIONS_ENV_VAR, ""))
 
     @property
+    def contracts_root(self) -> Path:
+        """Contracts written for this home by `retrain-platform demo` (see `contract_paths`)."""
+        return self.home / "contracts"
+
+    def contract_path(self, dataset: str) -> Path:
+        """Where the demo writes the contract it runs `dataset` with."""
+        return self.contracts_root / f"{dataset}.yaml"
+
+    def contract_paths(self) -> list[Path]:
+        """The contracts the demo wrote into this home, sorted; none when it wrote none.
+
+        The code location serves them while `RETRAIN_CONTRACT` is unset, so `make dev` shows the
+        assets, partitions and policy the demo ran with (their partitions start on the demo's
+        first day of data, not on the shipped contract's start).
+        """
+        if not self.contracts_root.is_dir():
+            return []
+        return sorted(self.contracts_root.glob("*.yaml"))
+
+    @property
     def dagster_home(self) -> Path:
         """Default DAGSTER_HOME: `dagster/`, or `dagster-production/` in the production profile.
 

@@ -1,8 +1,10 @@
 """`retrain-platform backtest`: replay a historical source under retraining policies.
 
-Prints one line per policy as it finishes, then the comparison table (fits, mean accuracy and
-ROC-AUC over the evaluated partitions); `--plot PATH` saves accuracy per partition per policy as
-a PNG and `--csv PATH` the per-partition scores. See `core/backtest.py` for the protocol.
+Draws progress bars on a terminal (files read, then each policy's partitions; `--no-progress`
+for none), prints one line per policy as it finishes, then the comparison table (fits, mean
+accuracy and ROC-AUC over the evaluated partitions); `--plot PATH` saves accuracy per partition
+per policy as a PNG and `--csv PATH` the per-partition scores. See `core/backtest.py` for the
+protocol.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from retrain_platform.cli.options import add_contract_option, contract_from
+from retrain_platform.cli.progress import Bars, add_progress_option
 from retrain_platform.core.backtest import (
     ALL_POLICIES,
     BacktestOptions,
@@ -59,7 +62,10 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
     source = Path(args.source)
     try:
-        result = run_backtest(source, contract, policies, options, progress=progress)
+        with Bars.for_args(args) as bars:
+            result = run_backtest(
+                source, contract, policies, options, progress=progress, steps=bars
+            )
     except (FileNotFoundError, ValueError) as exc:
         print(f"backtest: {exc}", file=sys.stderr)
         return 2
@@ -122,4 +128,5 @@ def add_backtest_command(subparsers: Any) -> None:
     )
     parser.add_argument("--plot", help="save accuracy per partition per policy as a PNG")
     parser.add_argument("--csv", help="save the per-partition scores as CSV")
+    add_progress_option(parser)
     parser.set_defaults(func=cmd_backtest)

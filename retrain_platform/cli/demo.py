@@ -11,6 +11,7 @@ import warnings
 from typing import Any
 
 from retrain_platform.cli.options import add_contract_option, contract_from, parse_date
+from retrain_platform.cli.progress import Bars, add_progress_option
 from retrain_platform.home import layout
 from retrain_platform.resources.landing import GRACE_ENV_VAR
 
@@ -56,14 +57,29 @@ def _add_demo_options(parser: argparse.ArgumentParser) -> None:
         help="when the contract sets no new-labelled-data trigger, retrain after this many days "
         "of new labelled rows; 0 for none (default 7)",
     )
+    add_progress_option(parser)
+
+
+def quiet_third_party_output() -> None:
+    """Keep third-party deprecation warnings out of the demo's output.
+
+    Seen in the demo's stderr: SQLAlchemy's `SADeprecationWarning` ("The ``noload`` loader
+    strategy is deprecated", a `DeprecationWarning`) when MLflow's tracking store is imported, and
+    Dagster's beta/preview/supersession warnings. Feast's modules call
+    `warnings.simplefilter("once", DeprecationWarning)` when imported, which puts such warnings
+    back in front of any filter set earlier, so Feast is imported before the filters are set.
+    """
+    import feast  # noqa: F401 - imported for its side effect on the warning filters (above)
+
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", module="dagster")
+    warnings.filterwarnings("ignore", module="mlflow")
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """The closed loop on the embedded default: backfill, then the sensors decide day by day."""
-    warnings.filterwarnings("ignore", module="dagster")
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
-    warnings.filterwarnings("ignore", message=".*noload.*")
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    quiet_third_party_output()
     from retrain_platform.core.synthetic import parse_faults
     from retrain_platform.demo.loop import LoopOptions, LoopSetupError, run_closed_loop
 
@@ -87,7 +103,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         retrain_every_days=args.retrain_every_days or None,
     )
     try:
-        result = run_closed_loop(contract, layout(), options)
+        with Bars.for_args(args) as bars:
+            result = run_closed_loop(contract, layout(), options, progress=bars)
     except LoopSetupError as error:
         print(f"demo: {error}", file=sys.stderr)
         return 2

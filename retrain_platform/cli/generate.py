@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from retrain_platform.cli.options import add_contract_option, contract_from, parse_date
+from retrain_platform.cli.progress import Bars, add_progress_option
 from retrain_platform.home import layout
 
 
@@ -45,17 +46,19 @@ def cmd_generate(args: argparse.Namespace) -> int:
     landing = Path(args.landing) if args.landing else layout().landing_root / contract.dataset
     try:
         start, drift, faults = _generation(args)
-        files = write_landing_files(
-            contract,
-            landing,
-            start=start,
-            days=args.days,
-            rows_per_day=args.rows_per_day,
-            seed=args.seed,
-            drift=drift,
-            faults=faults,
-            file_format=args.format,
-        )
+        with Bars.for_args(args) as bars:
+            files = write_landing_files(
+                contract,
+                landing,
+                start=start,
+                days=args.days,
+                rows_per_day=args.rows_per_day,
+                seed=args.seed,
+                drift=drift,
+                faults=faults,
+                file_format=args.format,
+                progress=bars,
+            )
     except ValueError as error:  # bad options (days, rows, seed, faults): say which, no trace
         print(f"generate: {error}", file=sys.stderr)
         return 2
@@ -72,4 +75,5 @@ def add_generate_command(subparsers: Any) -> None:
     _add_generation_options(gen)
     gen.add_argument("--format", choices=["parquet", "csv", "mixed"], default="parquet")
     gen.add_argument("--landing", help="landing directory (default: under the platform home)")
+    add_progress_option(gen)
     gen.set_defaults(func=cmd_generate)

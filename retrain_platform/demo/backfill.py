@@ -22,6 +22,7 @@ import dagster as dg
 
 from retrain_platform.contracts import DatasetContract
 from retrain_platform.core.deployment.decisions import REASON_TAG, TRIGGER_TAG
+from retrain_platform.core.progress import ProgressCallback, report
 from retrain_platform.defs import model_keys as mk
 from retrain_platform.defs.jobs import (
     feature_store_job_name,
@@ -35,6 +36,7 @@ from retrain_platform.home import HomeLayout, instance_config_template
 APPLIED = ("feature_views", "feature_services", "feature_count")
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 TRIGGER = "main_job"
+VALIDATING = "backfill: validate partitions"
 
 
 def ensure_instance(home: HomeLayout) -> dg.DagsterInstance:
@@ -89,11 +91,13 @@ def backfill(
     run_config: Mapping[str, Any] | None = None,
     echo: Callable[[str], None] = print,
     clock_at: datetime | None = None,
+    progress: ProgressCallback | None = None,
 ) -> BackfillResult:
     """Validate each ingested partition, build features, freeze a training set, train a champion.
 
     The raw partitions must already be ingested (the closed loop serves the landing sensor's
     first requests as one range run). `run_config` is the retrain run's (default: quiet logs).
+    `progress` is called (`VALIDATING`) as each partition's validation run ends.
     """
     validate = defs.resolve_job_def(validate_job_name(contract))
     checks: dict[str, dict[str, bool]] = {}
@@ -106,6 +110,7 @@ def backfill(
             tags={TRIGGER_TAG: TRIGGER},
         )
         checks[partition] = {e.check_name: e.passed for e in run.get_asset_check_evaluations()}
+        report(progress, VALIDATING, i, len(partitions))
         if i % 10 == 0 or i == len(partitions):
             echo(f"validated {i}/{len(partitions)} partitions")
     dataset = _features_and_dataset(defs, contract, instance, partitions, echo)

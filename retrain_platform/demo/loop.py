@@ -29,32 +29,29 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
 from retrain_platform.contracts import DatasetContract
-from retrain_platform.core.deployment.decisions import read_decisions
-from retrain_platform.core.lake import table_uri
+from retrain_platform.core.progress import ProgressCallback, report
 from retrain_platform.core.synthetic import DriftSpec, Fault, GeneratedFile, write_landing_files
-from retrain_platform.core.validate.summary import partition_summary
 from retrain_platform.definitions import build_definitions
 from retrain_platform.defs import keys
-from retrain_platform.defs import model_keys as mk
 from retrain_platform.demo import timeline as lt
 from retrain_platform.demo.backfill import backfill, ensure_instance, retrain_run_config
+from retrain_platform.demo.contract import ContractCopyError, write_demo_contract
 from retrain_platform.demo.day import land, run_day
 from retrain_platform.demo.driver import LoopDriver, arrival
-from retrain_platform.demo.report import write_report
+from retrain_platform.demo.results import LoopResult, finish
 from retrain_platform.home import HomeLayout
 
 # (kind, day of the daily phase): rows quarantined with a non-blocking null-share failure,
 # duplicates removed, and a renamed column whose blocking schema and volume checks stop the
 # partition's downstream automation.
 DEFAULT_FAULTS = (("nulls", 4), ("duplicates", 8), ("renamed_column", 12))
+DAYS = "daily phase: simulated days"
 SMALL_CANDIDATE = {"folds": 2, "max_rounds": 150, "early_stopping_rounds": 20, "num_threads": 1}
 
 
@@ -118,25 +115,11 @@ class LoopOptions:
         return config
 
 
-def loop_contract(contract: DatasetContract, options: LoopOptions) -> DatasetContract:
-    """`contract`, with the new-labelled-data trigger of `options` if its policy has none, and
-    Evidently's HTML rendered for drifted partitions only (seconds a day otherwise)."""
-    policy = replace(contract.policy, drift_html="on_drift")
-    if options.retrain_every_days is not None and policy.retrain_on_new_labelled_rows is None:
-        rows = options.retrain_every_days * options.rows_per_day
-        policy = replace(policy, retrain_on_new_labelled_rows=rows)
-    return replace(contract, policy=policy)
-
-
-@dataclass(frozen=True)
-class LoopResult:
-    """The timeline, the retraining cycles, the report and the gate rejection rate."""
-
-    timeline: pl.DataFrame
-    cycles: pl.DataFrame
-    report: Path
-    rejection_rate: float
-    seconds: float
+def new_labelled_rows(options: LoopOptions) -> int | None:
+    """The new-labelled-data trigger `options` set (rows of `retrain_every_days` days), or None."""
+    if options.retrain_every_days is None:
+        return None
+    return options.retrain_every_days * options.rows_per_day
 
 
 def _generate(
@@ -164,15 +147,18 @@ def run_closed_loop(
     options: LoopOptions,
     *,
     echo: Callable[[str], None] = print,
+    progress: ProgressCallback | None = None,
 ) -> LoopResult:
     """Backfill, then drive the sensors and automation day by day; return the timeline.
 
-    The definitions are those of `loop_contract(contract, options)` under `home`: the same
-    assets, checks, sensors and jobs as the code location `make dev` serves.
+    `progress` is called as each backfilled partition is validated (`backfill.VALIDATING`) and
+    as each simulated day ends (`DAYS`).
+
+    The loop runs on `demo.contract.demo_contract(contract, ...)`, written to the home's contracts
+    (`demo.contract`) and read back; its definitions under `home` are those the code location
+    of `make dev` serves from that file: the same assets, partitions, checks, sensors and jobs.
     """
     started = time.perf_counter()
-    contract = loop_contract(contract, options)
-    defs = build_definitions([contract], home)
     if not contract.feature_views:
         msg = f"{contract.dataset}: the closed loop needs a feature view (a model to monitor)"
         raise LoopSetupError(msg)
@@ -187,6 +173,17 @@ def run_closed_loop(
         )
         raise LoopSetupError(msg)
     files = _generate(contract, home.state_root / "closed_loop" / contract.dataset, options)
+    try:
+        contract = write_demo_contract(
+            contract, home, files[0].day, new_labelled_rows=new_labelled_rows(options)
+        )
+    except ContractCopyError as error:
+        raise LoopSetupError(str(error)) from None
+    echo(
+        f"contract: {contract.source_path} (partitions from {contract.partitioning.start}, the "
+        "data's first day); `make dev` on this home serves it while RETRAIN_CONTRACT is unset"
+    )
+    defs = build_definitions([contract], home)
     echo(
         f"generated {len(files)} daily files of {options.rows_per_day:,} rows "
         f"({files[0].day}..{files[-1].day}); drift: {options.drift() or 'none'}; faults: "
@@ -223,12 +220,14 @@ def run_closed_loop(
         run_config=options.run_config(contract),
         echo=echo,
         clock_at=driver.clock.now,
+        progress=progress,
     )
     driver.evaluate_automation()
     driver.persist()
     echo(f"backfill done in {time.perf_counter() - started:.0f} s; daily phase:")
-    days, scores = _daily_phase(driver, files[options.backfill_days :], landing, options, echo)
-    return _finish(home, contract, options, days, scores, echo, started)
+    daily = files[options.backfill_days :]
+    days, scores = _daily_phase(driver, daily, landing, options, echo, progress)
+    return finish(home, contract, options.rejection_window, days, scores, echo, started)
 
 
 def _daily_phase(
@@ -237,57 +236,15 @@ def _daily_phase(
     landing: Path,
     options: LoopOptions,
     echo: Callable[[str], None],
+    progress: ProgressCallback | None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     days: list[dict[str, Any]] = []
     scores: list[dict[str, Any]] = []
-    for file in files:
+    for done, file in enumerate(files, 1):
         facts, new_scores = run_day(driver, file, landing, options.run_config(driver.contract))
         scores += new_scores
         days.append(facts)
         driver.persist()  # the daemon of `make dev` on this home starts from the last day
         echo(lt.progress_line(facts, new_scores[-1] if new_scores else None))
+        report(progress, DAYS, done, len(files))
     return days, scores
-
-
-def _partition_table(home: HomeLayout, contract: DatasetContract) -> pl.DataFrame:
-    """Every partition's rows through the layers, read from the lake's tables."""
-    return partition_summary(
-        raw_uri=table_uri(home.lake_uri, keys.RAW, contract.dataset),
-        validated_uri=table_uri(home.lake_uri, keys.VALIDATED, contract.dataset),
-        quarantine_uri=table_uri(home.lake_uri, keys.VALIDATED, keys.quarantine_table(contract)),
-        storage_options=home.lake_storage_options,
-    )
-
-
-def _finish(
-    home: HomeLayout,
-    contract: DatasetContract,
-    options: LoopOptions,
-    days: list[dict[str, Any]],
-    scores: list[dict[str, Any]],
-    echo: Callable[[str], None],
-    started: float,
-) -> LoopResult:
-    timeline = lt.build_timeline(lt.days_frame(days), lt.performance_frame(scores))
-    history = read_decisions(
-        table_uri(home.lake_uri, mk.DEPLOYMENT, mk.decisions_table(contract)),
-        storage_options=home.lake_storage_options,
-    )
-    cycles = lt.retrain_cycles(timeline, history)
-    rate = lt.rejection_rate(history, options.rejection_window)
-    report = home.home / "reports" / "closed_loop" / f"{contract.dataset}.html"
-    write_report(
-        timeline,
-        cycles,
-        report,
-        policy=contract.policy,
-        rejection_rate=rate,
-        rejection_window=options.rejection_window,
-        title=f"Closed loop: {contract.dataset}",
-    )
-    echo("per partition (rows landed, in raw, valid, quarantined by reason, duplicates removed):")
-    echo(lt.format_table(_partition_table(home, contract)))
-    echo("timeline of the daily phase:")
-    echo(lt.format_timeline(timeline))
-    seconds = time.perf_counter() - started
-    return LoopResult(timeline, cycles, report, rate, seconds)

@@ -8,6 +8,7 @@ from pathlib import Path
 import polars as pl
 
 CLI = Path(sys.executable).with_name("retrain-platform")
+PROGRESS_CODES = "\x1b["  # what rich's live progress bars write (cursor moves, colours)
 
 
 def _cli(home, *args: str) -> subprocess.CompletedProcess:
@@ -20,6 +21,7 @@ def _cli(home, *args: str) -> subprocess.CompletedProcess:
 def test_generate_writes_daily_files_into_the_landing_zone(home, contract):
     done = _cli(home, "generate", "--days", "3", "--rows-per-day", "50", "--start", "2026-01-05")
     assert done.returncode == 0, done.stderr[-2000:]
+    assert PROGRESS_CODES not in done.stderr  # stderr is a pipe here: no progress bars
     files = sorted((home.landing_root / contract.dataset).glob("*.parquet"))
     assert len(files) >= 3
     rows = sum(pl.read_parquet(f).height for f in files)
@@ -64,6 +66,7 @@ def test_backtest_compares_policies_on_generated_files(home, tmp_path):
         str(csv),
     )
     assert done.returncode == 0, done.stderr[-2000:]
+    assert PROGRESS_CODES not in done.stderr and PROGRESS_CODES not in done.stdout
     assert "never" in done.stdout and "every:4" in done.stdout
     scores = pl.read_csv(csv)
     assert scores.height > 0

@@ -14,8 +14,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from retrain_platform.contracts import load_contract
 from retrain_platform.core.synthetic import Fault
-from retrain_platform.demo.loop import LoopOptions, LoopResult, run_closed_loop
+from retrain_platform.demo.backfill import VALIDATING
+from retrain_platform.demo.loop import DAYS, LoopOptions, LoopResult, run_closed_loop
 from retrain_platform.demo.report import PLOT_IDS
 from retrain_platform_tests.homes import isolate_home
 
@@ -37,7 +39,19 @@ def loop(tmp_path_factory: pytest.TempPathFactory, contract) -> LoopResult:
             start=START,
             retrain_every_days=None,
         )
-        return run_closed_loop(contract, home, options, echo=lambda _line: None)
+        result = run_closed_loop(
+            contract, home, options, echo=lambda _line: None, progress=_record_progress
+        )
+        (written,) = home.contract_paths()
+        PROGRESS.append(("contract starts", load_contract(written).partitioning.start))
+        return result
+
+
+PROGRESS: list[tuple] = []
+
+
+def _record_progress(what: str, done: int, total: int) -> None:
+    PROGRESS.append((what, done, total))
 
 
 @pytest.mark.slow
@@ -117,3 +131,12 @@ def test_every_decision_row_carries_the_simulated_clock(loop, contract):
     last = START + timedelta(days=BACKFILL_DAYS + DAILY_DAYS + 1)
     days = history.get_column("decided_at").dt.date()
     assert days.min() >= START and days.max() <= last, (days.min(), days.max())
+
+
+@pytest.mark.slow
+def test_progress_is_reported_per_backfilled_partition_and_per_day(loop):
+    assert PROGRESS == [
+        *((VALIDATING, i, BACKFILL_DAYS) for i in range(1, BACKFILL_DAYS + 1)),
+        *((DAYS, i, DAILY_DAYS) for i in range(1, DAILY_DAYS + 1)),
+        ("contract starts", START),  # the home's contract: partitions from the data's first day
+    ]

@@ -34,6 +34,7 @@ from retrain_platform.core.monitoring.drift import (
     drift_summary,
 )
 from retrain_platform.core.partitions import partition_start
+from retrain_platform.core.progress import ProgressCallback, report
 from retrain_platform.core.validate.rows import validate_rows
 
 
@@ -49,13 +50,23 @@ def source_files(source: Path) -> list[LandingFile]:
     return [LandingFile(source.name, source, stat.st_size, stat.st_mtime_ns)]
 
 
-def prepare_source(source: Path, contract: DatasetContract) -> PreparedSource:
+READING = "read source files"
+
+
+def prepare_source(
+    source: Path, contract: DatasetContract, *, progress: ProgressCallback | None = None
+) -> PreparedSource:
     """Read, type and validate every row of the source, as the raw and validated layers do.
 
     Validation runs once over all partitions: its rules are per row and its de-duplication per
     primary key, so the result is the one partition-by-partition validation would give.
+    `progress` is called (`READING`) as each file is read.
     """
-    conformed = [conform_file(read_file(f.path), f, contract) for f in source_files(source)]
+    files = source_files(source)
+    conformed = []
+    for done, file in enumerate(files, 1):
+        conformed.append(conform_file(read_file(file.path), file, contract))
+        report(progress, READING, done, len(files))
     raw = pl.concat([c.rows for c in conformed])
     validated = validate_rows(raw, contract)
     if validated.schema_failures:
@@ -154,7 +165,9 @@ def _decide(
     return False, ""
 
 
-def _replay_policy(policy: RetrainPolicy, replay: _Replay) -> PolicyResult:
+def _replay_policy(
+    policy: RetrainPolicy, replay: _Replay, progress: ProgressCallback | None
+) -> PolicyResult:
     started = time.perf_counter()
     contract, options = replay.contract, replay.options
     partitions = replay.source.partitions
@@ -162,6 +175,7 @@ def _replay_policy(policy: RetrainPolicy, replay: _Replay) -> PolicyResult:
     result = PolicyResult(policy)
     model: lgb.Booster | None = None
     profile: object = None
+    evaluated = len(replay.windows)
     for step, (index, history) in enumerate(replay.windows):
         recent = partitions[max(0, index - drift_window + 1) : index + 1]
         refit, reason = _decide(policy, step, replay, recent, profile)
@@ -183,6 +197,7 @@ def _replay_policy(policy: RetrainPolicy, replay: _Replay) -> PolicyResult:
                 reason=reason,
             )
         )
+        report(progress, policy.name, step + 1, evaluated)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -216,10 +231,19 @@ def run_backtest(
     options: BacktestOptions | None = None,
     *,
     progress: Callable[[PolicyResult], None] | None = None,
+    steps: ProgressCallback | None = None,
 ) -> BacktestResult:
-    """Replay every policy over the source; `progress` is called as each policy finishes."""
+    """Replay every policy over the source; `progress` is called as each policy finishes.
+
+    `steps` is called as each source file is read (`READING`) and, per policy (its name), as
+    each evaluated partition is scored.
+    """
     options = options or BacktestOptions()
-    prepared = source if isinstance(source, PreparedSource) else prepare_source(source, contract)
+    prepared = (
+        source
+        if isinstance(source, PreparedSource)
+        else prepare_source(source, contract, progress=steps)
+    )
     spec = options.window_spec(contract)
     if options.gate and spec.partitions < 2:
         msg = "the gate needs a window of at least 2 partitions (one is its holdout)"
@@ -250,7 +274,7 @@ def run_backtest(
     )
     results = []
     for policy in policies:
-        results.append(_replay_policy(policy, replay))
+        results.append(_replay_policy(policy, replay, steps))
         if progress is not None:
             progress(results[-1])
     return BacktestResult(prepared, spec.partitions, options.drift_window_for(contract), results)

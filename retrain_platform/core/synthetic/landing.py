@@ -17,6 +17,7 @@ import numpy as np
 import polars as pl
 
 from retrain_platform.contracts.model import DatasetContract
+from retrain_platform.core.progress import ProgressCallback, report
 from retrain_platform.core.synthetic.columns import _FAULT, _LATE, _check_seed, _rng
 from retrain_platform.core.synthetic.faults import (
     _FAULT_KEEP_BYTES,
@@ -28,6 +29,7 @@ from retrain_platform.core.synthetic.faults import (
 from retrain_platform.core.synthetic.world import DriftSpec, generate_day
 
 FILE_FORMATS = ("parquet", "csv", "mixed")
+GENERATING = "generate daily files"
 
 _PARQUET_OPTIONS: dict[str, Any] = {
     "compression": "zstd",
@@ -144,13 +146,15 @@ def write_landing_files(
     faults: Sequence[Fault] = (),
     file_format: str = "parquet",
     late_share: float = 0.03,
+    progress: ProgressCallback | None = None,
 ) -> list[GeneratedFile]:
     """Write one file per day, `{dataset}_{YYYY-MM-DD}.{parquet|csv}`, into `landing_dir`.
 
     A file holds its day's on-time events plus the previous day's late ones (`late_share` of each
     day arrive a day late); the last day's late events go into one extra file for the day after the
     range. "mixed" alternates parquet and csv by day. A `wrong_type` fault always writes csv and a
-    `corrupt` one a truncated parquet file. Same arguments, same bytes.
+    `corrupt` one a truncated parquet file. Same arguments, same bytes. `progress` is called
+    (`GENERATING`) as each day's file is written.
     """
     _check_seed(seed)
     _check_landing_args(
@@ -179,6 +183,7 @@ def write_landing_files(
         frame = on_time if carried is None else pl.concat([carried, on_time])
         written.append(write(index, day, frame))
         carried = late
+        report(progress, GENERATING, index + 1, days)
     if carried is not None and not carried.is_empty():
         written.append(write(days, start + timedelta(days=days), carried))
     return written

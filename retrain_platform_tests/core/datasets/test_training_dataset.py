@@ -1,5 +1,6 @@
 """Training sets: every label row survives, time-ordered split, versions re-read exactly."""
 
+import json
 from datetime import date, timedelta
 
 import polars as pl
@@ -7,6 +8,7 @@ import pytest
 
 from retrain_platform.core import platform_columns as pc
 from retrain_platform.core.datasets.point_in_time import asof_join
+from retrain_platform.core.datasets.ref import DatasetRef, describe_version
 from retrain_platform.core.datasets.training_set import (
     HOLDOUT,
     SPLIT,
@@ -150,3 +152,31 @@ def test_window_skips_excluded_partitions_and_records_them(contract):
         _window(
             contract, window_partitions=6, excluded={f"2026-04-0{i}": ["x"] for i in range(1, 6)}
         )
+
+
+def test_a_version_reference_carries_the_windows_kind_and_splits(
+    tmp_path, validated, features, contract
+):
+    view = contract.feature_views[0]
+    validated_uri, features_uri = str(tmp_path / "v"), str(tmp_path / "f")
+    overwrite_partitions(validated_uri, validated, validated.get_column(pc.PARTITION).unique())
+    overwrite_partitions(features_uri, features, features.get_column(pc.PARTITION).unique())
+    uri = str(tmp_path / "training")
+    window = _window(contract, validation_partitions=2, training_window="expanding")
+    version, frame = freeze_training_set(
+        contract,
+        view,
+        window,
+        validated_uri=validated_uri,
+        features_uri=features_uri,
+        dataset_uri=uri,
+    )
+    ref = describe_version(uri, version.version, frame)
+    splits = window.splits()
+    assert ref.training_window == "expanding"
+    assert list(ref.validation_partitions) == splits[VALIDATION] == ["2026-04-04", "2026-04-05"]
+    assert list(ref.holdout_partitions) == splits[HOLDOUT] == ["2026-04-06"]
+    assert DatasetRef.from_tags(ref.tags()) == ref
+    history = version_history(uri)
+    assert history.get_column("training_window").to_list() == ["expanding"]
+    assert json.loads(history.get_column("splits")[0]) == splits
