@@ -27,8 +27,8 @@ def feature_reach(contract: DatasetContract, view: FeatureView) -> dict[str, tim
     """How far before its event each feature of `view` may read (zero: the event alone).
 
     A time window reads its duration back; event-count windows, lags and the time since the
-    previous event read as far as the view's lookback; label aggregates read their window; a
-    ratio or difference reads as far as the further of its two sides.
+    previous event read as far as the view's lookback, and so do label lags; label aggregates read
+    their window; a ratio or difference reads as far as the further of its two sides.
     """
     zero = timedelta(0)
     reach: dict[str, timedelta] = dict.fromkeys(view.passthrough, zero)
@@ -46,6 +46,9 @@ def feature_reach(contract: DatasetContract, view: FeatureView) -> dict[str, tim
             )
     for lag in view.lags:
         reach |= dict.fromkeys(lag.output_names(), view.lookback)
+    reach |= dict.fromkeys(
+        (f"{contract.label_name}_lag_{k}" for k in view.label_lags), view.lookback
+    )
     if view.time_since_previous:
         reach[view.time_since_previous_name] = view.lookback
     for encoding in view.encodings:

@@ -31,6 +31,7 @@ from retrain_platform.core.monitoring.triggers import (
     decide,
 )
 from retrain_platform.core.synthetic import DriftSpec, generate_day
+from retrain_platform_tests.fixtures.label_views import every_contract
 
 START = date(2026, 2, 1)
 DAYS = 36
@@ -161,3 +162,14 @@ def test_a_refused_partition_is_a_gap_for_the_windows_that_cover_it():
     assert reaching_gaps(reach, [gap], gap[1] + 7 * day) == {}
     # a gap after the partition does not matter
     assert reaching_gaps(reach, [gap], gap[0] - day) == {}
+
+
+def test_every_output_column_of_every_view_has_a_reach():
+    """Label lags and `last` included: no model feature escapes the warm-up rule."""
+    for name, variant in every_contract().items():
+        for view in variant.feature_views:
+            reach = feature_reach(variant, view)
+            missing = set(view.feature_names(variant.label_name)) - set(reach)
+            assert not missing, (name, view.name, missing)
+            for k in view.label_lags:
+                assert reach[f"{variant.label_name}_lag_{k}"] == view.lookback
