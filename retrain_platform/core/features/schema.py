@@ -8,17 +8,19 @@ one-hot indicator is 0 or 1, an ordinal code lies within the category count, and
 timestamps and the event's own features follow the contract.
 
 Nullability: a column that needs no history (keys, the event's features, counts, encodings) is
-null only where its base column is nullable. A column that needs earlier events (a mean, a lag,
-a rate of known labels, ...) is null for an entity's first events. For a view keyed by one
-series those come only at the start of the data (the warm-up: rows whose lookback reaches
-before the first validated partition), so the schema can require them non-null after it
-(`warm_up_end`); an entity view's entities start at any time, so there it cannot.
+null only where its base column is nullable. An aggregate over a duration, or a rate of known
+labels, is null whenever its window holds no event (an empty window is a value, not a defect).
+A column that needs earlier events (a lag, an N-event window, the time since the previous
+event) is null for an entity's first events. For a view keyed by one series those come only at
+the start of the data (the warm-up: rows whose lookback reaches before the first validated
+partition), so the schema can require them non-null after it (`warm_up_end`); an entity view's
+entities start at any time, so there it cannot.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import pandera.errors
@@ -81,16 +83,19 @@ def _within(name: str, kind: str, col: Column, *, numeric: bool) -> FeatureRule:
     )
 
 
-def _aggregate_rule(name: str, function: str, col: Column) -> FeatureRule:
+def _aggregate_rule(name: str, function: str, col: Column, *, timed: bool) -> FeatureRule:
+    """`timed`: over a duration, which may hold no event at all (then the value is null)."""
     if function == "count":
         return FeatureRule(name, "count", low=0)
     if function in ("mean", "min", "max"):
-        return _within(name, function, col, numeric=True)
-    if function == "last":
-        return _within(name, function, col, numeric=False)
-    low = col.min if function == "sum" else 0.0  # sum, std
-    low = 0.0 if low is not None and low >= 0 else None
-    return FeatureRule(name, function, low=low, nullable=col.nullable, needs_history=True)
+        rule = _within(name, function, col, numeric=True)
+    elif function == "last":
+        rule = _within(name, function, col, numeric=False)
+    else:
+        low = col.min if function == "sum" else 0.0  # sum, std
+        low = 0.0 if low is not None and low >= 0 else None
+        rule = FeatureRule(name, function, low=low, nullable=col.nullable, needs_history=True)
+    return replace(rule, nullable=rule.nullable or timed)
 
 
 def _label_rule(name: str, contract: DatasetContract) -> FeatureRule:
@@ -98,8 +103,8 @@ def _label_rule(name: str, contract: DatasetContract) -> FeatureRule:
     label = contract.label.column
     if "_count_" in name:
         return FeatureRule(name, "count", low=0)
-    if "_rate_" in name:
-        return FeatureRule(name, "rate", low=0, high=1, needs_history=True)
+    if "_rate_" in name:  # null when no label in the window is known yet
+        return FeatureRule(name, "rate", low=0, high=1, nullable=True, needs_history=True)
     return FeatureRule(
         name, "label_value", categories=label.categories, nullable=True, needs_history=True
     )
@@ -125,7 +130,8 @@ def feature_rules(contract: DatasetContract, view: FeatureView) -> dict[str, Fea
         for window in aggregate.windows:
             for function in aggregate.functions:
                 name = f"{aggregate.column}_{function}_{window.suffix}"
-                rules[name] = _aggregate_rule(name, function, col)
+                timed = window.duration is not None
+                rules[name] = _aggregate_rule(name, function, col, timed=timed)
     label = contract.label_name
     for name in view.label_output_names(label):
         rules[name] = _label_rule(name, contract)

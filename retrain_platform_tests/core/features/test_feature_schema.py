@@ -3,6 +3,7 @@ catches each kind of defect: a rate of 1.5, a negative count, a wrong dtype, a o
 outside its column's range, a null where none may be, and (one series) a null after the warm-up.
 """
 
+from dataclasses import replace
 from datetime import date, timedelta
 
 import polars as pl
@@ -107,3 +108,11 @@ def test_one_series_history_columns_may_be_null_only_in_the_warm_up(contract, vi
     )
     wrong, warm = split_problems(schema_problems(late_null, schema))
     assert wrong == [] and [(p.check, p.rows) for p in warm] == [(NO_NULLS_AFTER_WARM_UP, 1)]
+
+
+def test_a_label_lag_is_one_of_the_label_categories(contract, view):
+    lagged = replace(view, label_lags=(1,))
+    name = f"{contract.label_name}_lag_1"
+    rule = feature_rules(contract, lagged)[name]
+    assert rule.categories == contract.label.column.categories
+    assert rule.needs_history
