@@ -7,6 +7,7 @@ import dagster as dg
 
 from retrain_platform.contracts import DatasetContract, active_contracts
 from retrain_platform.defs import (
+    checks,
     datasets,
     deployment,
     feature_store,
@@ -32,7 +33,18 @@ warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
 # Each layer's `build_defs(contract)`, in lineage order; a layer with nothing to build for a
 # contract (no feature views, say) returns empty definitions.
-LAYERS = (ingest, validate, features, feature_store, datasets, models, deployment, monitoring, jobs)
+LAYERS = (
+    ingest,
+    validate,
+    features,
+    feature_store,
+    datasets,
+    models,
+    deployment,
+    monitoring,
+    checks,
+    jobs,
+)
 
 
 def build_dataset_defs(contract: DatasetContract) -> dg.Definitions:
