@@ -31,7 +31,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::dagster.PreviewWarning"),
 ]
 
-BLOCKING = {"matches_schema", "has_min_rows"}
+BLOCKING = {"matches_schema", "has_min_rows", "not_all_rows_refused"}
 NOT_BLOCKING = {"label_rate_in_band", "null_share_within_limit", "newest_partition_is_fresh"}
 
 
@@ -75,7 +75,7 @@ def test_asset_keys_and_groups(module_defs):
     assert {VALIDATED, FEATURES} <= graph.get(DATASET).parent_keys
 
 
-def test_validated_asset_has_five_checks_two_blocking(module_defs):
+def test_validated_asset_has_six_checks_three_blocking(module_defs):
     graph = module_defs.resolve_asset_graph()
     specs = {
         key.name: graph.get_check_spec(key) for key in graph.get_check_keys_for_assets({VALIDATED})
