@@ -25,33 +25,50 @@ from retrain_platform.home import HomeLayout
 ON_DRIFT = "on_drift"
 
 
-def demo_policy(policy: Policy, *, new_labelled_rows: int | None) -> dict[str, Any]:
+def demo_policy(
+    policy: Policy, *, new_labelled_rows: int | None, window_partitions: int | None = None
+) -> dict[str, Any]:
     """The policy fields the demo overrides: Evidently's HTML for drifted partitions only (seconds
-    a day otherwise), and `new_labelled_rows` as the new-data trigger if the policy has none."""
+    a day otherwise), `new_labelled_rows` as the new-data trigger if the policy has none, and
+    `window_partitions` (when given) as the training window's length: every training set of the
+    demo, the backfill's and the retrains' the sensor requests, covers the policy's window."""
     overrides: dict[str, Any] = {"drift_html": ON_DRIFT}
     if new_labelled_rows is not None and policy.retrain_on_new_labelled_rows is None:
         overrides["retrain_on_new_labelled_rows"] = new_labelled_rows
+    if window_partitions is not None:
+        overrides["window_partitions"] = window_partitions
     return overrides
 
 
 def demo_contract(
-    contract: DatasetContract, first_day: date, *, new_labelled_rows: int | None
+    contract: DatasetContract,
+    first_day: date,
+    *,
+    new_labelled_rows: int | None,
+    window_partitions: int | None = None,
 ) -> DatasetContract:
     """`contract` as the demo runs it: partitions from `first_day`, the `demo_policy` overrides."""
-    policy = replace(
-        contract.policy, **demo_policy(contract.policy, new_labelled_rows=new_labelled_rows)
+    overrides = demo_policy(
+        contract.policy, new_labelled_rows=new_labelled_rows, window_partitions=window_partitions
     )
+    policy = replace(contract.policy, **overrides)
     partitioning = Partitioning(contract.partitioning.grain, first_day)
     return replace(contract, partitioning=partitioning, policy=policy)
 
 
 def demo_document(
-    contract: DatasetContract, first_day: date, *, new_labelled_rows: int | None
+    contract: DatasetContract,
+    first_day: date,
+    *,
+    new_labelled_rows: int | None,
+    window_partitions: int | None = None,
 ) -> dict[str, Any]:
     """The YAML document of `demo_contract`: the contract's file with the two sections changed."""
     document = yaml.safe_load(Path(contract.source_path).read_text())
     document["partitioning"] = {**document["partitioning"], "start": first_day.isoformat()}
-    overrides = demo_policy(contract.policy, new_labelled_rows=new_labelled_rows)
+    overrides = demo_policy(
+        contract.policy, new_labelled_rows=new_labelled_rows, window_partitions=window_partitions
+    )
     document["policy"] = {**(document.get("policy") or {}), **overrides}
     return document
 
@@ -66,6 +83,7 @@ def write_demo_contract(
     first_day: date,
     *,
     new_labelled_rows: int | None,
+    window_partitions: int | None = None,
 ) -> DatasetContract:
     """Write `demo_contract(...)` to `home.contract_path(dataset)` and return it read back.
 
@@ -74,16 +92,17 @@ def write_demo_contract(
     """
     path = home.contract_path(contract.dataset)
     path.parent.mkdir(parents=True, exist_ok=True)
-    document = demo_document(contract, first_day, new_labelled_rows=new_labelled_rows)
+    sizes = {"new_labelled_rows": new_labelled_rows, "window_partitions": window_partitions}
+    document = demo_document(contract, first_day, **sizes)
     header = (
         f"# Written by `retrain-platform demo` from {contract.source_path}: partitions start on\n"
         f"# the demo data's first day ({first_day}), policy: {document['policy']['drift_html']}"
-        " drift HTML and the demo's new-data trigger.\n"
+        " drift HTML, the demo's new-data trigger and training window.\n"
         "# `make dev` on this home serves it while RETRAIN_CONTRACT is unset.\n"
     )
     path.write_text(header + yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
     written = load_contract(path)
-    expected = demo_contract(contract, first_day, new_labelled_rows=new_labelled_rows)
+    expected = demo_contract(contract, first_day, **sizes)
     if written.contract_hash != expected.contract_hash:
         path.unlink()
         msg = (

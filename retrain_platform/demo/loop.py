@@ -34,11 +34,10 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from retrain_platform.contracts import DatasetContract
+from retrain_platform.contracts import ContractError, DatasetContract
 from retrain_platform.core.progress import ProgressCallback, report
 from retrain_platform.core.synthetic import DriftSpec, Fault, GeneratedFile, write_landing_files
 from retrain_platform.definitions import build_definitions
-from retrain_platform.defs import keys
 from retrain_platform.demo import timeline as lt
 from retrain_platform.demo.backfill import backfill, ensure_instance, retrain_run_config
 from retrain_platform.demo.contract import ContractCopyError, write_demo_contract
@@ -63,8 +62,10 @@ class LoopSetupError(ValueError):
 class LoopOptions:
     """The simulated history (length, backfill, drift, faults) and the loop's training budget.
 
-    `training_window` is the retrain runs' training-set window (labelled partitions, newest last):
-    two weeks let a retrain after drift learn the new regime within days of its labels arriving.
+    `training_window` is the training-set window (labelled partitions, newest last) written into
+    the demo contract's policy (`window_partitions`; None: the contract's own), so the backfill's
+    training set and every retrain the sensor requests use it: two weeks let a retrain after drift
+    learn the new regime within days of its labels arriving.
     `retrain_every_days` sets the policy's new-labelled-data trigger to that many days of rows
     when the contract sets none, so a challenger the gate rejected under drift is retried once
     more labelled data of the new regime has arrived (None: the contract's policy as it is).
@@ -80,7 +81,7 @@ class LoopOptions:
     faults: tuple[Fault, ...] | None = None
     start: date | None = None
     rejection_window: int = 10
-    training_window: int = 14
+    training_window: int | None = 14
     retrain_every_days: int | None = 7
     candidate: Mapping[str, Any] = field(default_factory=lambda: dict(SMALL_CANDIDATE))
 
@@ -107,12 +108,9 @@ class LoopOptions:
         )
 
     def run_config(self, contract: DatasetContract) -> dict[str, Any]:
-        """Run config of every retrain run: the training window and the small candidate."""
-        config = retrain_run_config(contract, self.candidate)
-        training = keys.training_dataset_key(contract).to_python_identifier()
-        ops = config.setdefault("ops", {})
-        ops[training] = {"config": {"window_partitions": self.training_window}}
-        return config
+        """Run config of every retrain run: the small candidate (the training window is the
+        demo contract's policy, `training_window` written into it)."""
+        return retrain_run_config(contract, self.candidate)
 
 
 def new_labelled_rows(options: LoopOptions) -> int | None:
@@ -175,9 +173,13 @@ def run_closed_loop(
     files = _generate(contract, home.state_root / "closed_loop" / contract.dataset, options)
     try:
         contract = write_demo_contract(
-            contract, home, files[0].day, new_labelled_rows=new_labelled_rows(options)
+            contract,
+            home,
+            files[0].day,
+            new_labelled_rows=new_labelled_rows(options),
+            window_partitions=options.training_window,
         )
-    except ContractCopyError as error:
+    except (ContractCopyError, ContractError) as error:
         raise LoopSetupError(str(error)) from None
     echo(
         f"contract: {contract.source_path} (partitions from {contract.partitioning.start}, the "
@@ -198,7 +200,9 @@ def run_closed_loop(
             if policy.retrain_on_new_labelled_rows
             else "no new-data trigger"
         )
-        + f"; retrains train on {options.training_window} labelled days"
+        + f"; retrains train on a {policy.training_window} window of {policy.window_partitions} "
+        f"labelled days ({policy.validation_partitions} validation, "
+        f"{policy.holdout_partitions} holdout)"
     )
     instance = ensure_instance(home)
     driver = LoopDriver(defs, contract, instance)
