@@ -48,7 +48,7 @@ from retrain_platform.core.models.mlflow_store import MlflowStore
 from retrain_platform.defs import model_keys as mk
 from retrain_platform.defs.deployment.state import record_deployment_event
 from retrain_platform.defs.freshness import model_freshness_policy
-from retrain_platform.defs.models.metadata import MODEL_VERSION, RUN_ID
+from retrain_platform.defs.models.metadata import MODEL_VERSION, RUN_ID, mlflow_links
 from retrain_platform.resources import ClockResource, DeltaLakeResource
 from retrain_platform.resources.notifier import NotifierResource
 from retrain_platform.resources.tracking import MlflowResource
@@ -211,6 +211,13 @@ def build_deployment_asset(contract: DatasetContract) -> dg.AssetsDefinition:
                 "challenger_metrics": dg.MetadataValue.json(record.get("challenger") or {}),
                 "replaced_champion_metrics": dg.MetadataValue.json(record.get("champion") or {}),
                 RUN_ID: run_id,
+                **mlflow_links(
+                    mlflow.ui_base_url(),
+                    experiment_id=client.get_run(run_id).info.experiment_id,
+                    run_id=run_id,
+                    name=name,
+                    version=version,
+                ),
                 **_verification_metadata(health),
                 # gate rejection rate and champion-metric trend over the last cycles (plotted)
                 **health_metadata(

@@ -297,6 +297,7 @@ def test_dagster_links_runs_and_versions_to_the_mlflow_ui(scenario):
     for key in (
         mk.candidate_model_key(scenario.contract),
         mk.registered_model_key(scenario.contract),
+        mk.deployment_key(scenario.contract),
     ):
         (record,) = [
             r

@@ -148,6 +148,9 @@ def test_the_registered_digest_is_the_files_and_is_reported(cycles):
     meta = deployed.asset_materialization.metadata
     assert meta["model_sha256"].value == recorded
     assert meta["verification_p99_ms"].value > 0 and meta["verification_model_mb"].value > 0
+    # no MLflow UI configured (sqlite store): ids as text, no links
+    assert "mlflow_run_url" not in meta and "model_version_url" not in meta
+    assert isinstance(meta["mlflow_run_id"], dg.TextMetadataValue)
 
 
 def test_a_candidate_over_budget_is_refused_before_it_becomes_champion(cycles):
