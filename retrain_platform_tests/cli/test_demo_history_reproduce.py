@@ -32,6 +32,9 @@ def test_demo_then_history_and_reproduce_as_processes(home):
     assert demo.returncode == 0, demo.stderr[-3000:]
     assert "2 days in" in demo.stdout and "report:" in demo.stdout
     assert "Warning" not in demo.stdout and "Traceback" not in demo.stderr
+    # third-party deprecation warnings are filtered; stderr is a pipe, so no progress bars
+    assert "DeprecationWarning" not in demo.stderr and "\x1b[" not in demo.stderr
+    assert f"contract: {home.contract_path('transactions')}" in demo.stdout
 
     history = _cli(home, "history")
     assert history.returncode == 0, history.stderr[-2000:]
