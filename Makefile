@@ -32,8 +32,11 @@ $(CHROMIUM):
 	@echo "installing Debian's chromium for the browser tests"
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
+# Two workers (pytest-xdist), each test file on one worker so module-scoped homes are built once:
+# most of the suite waits on Dagster runs, servers and daemons in other processes.
+PYTEST_WORKERS ?= auto
 test: lint $(CHROMIUM)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile --durations=15
 
 test-fast: install
 	$(PY) -m pytest -m "not slow"
