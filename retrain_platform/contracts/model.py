@@ -151,6 +151,9 @@ class Policy:
     drift_psi_threshold: float = 0.25
     drift_ks_threshold: float = 0.2
     drift_row_cap: int = 50_000
+    # A feature with fewer present values than this in the partition's sample or the reference
+    # is not scored for drift that partition (listed as unscored): PSI over a handful is noise.
+    drift_min_values: int = 20
     # When the drift report renders Evidently's HTML (seconds per partition): always, only for
     # partitions that drifted, or never. The numbers the triggers read are computed either way.
     drift_html: str = "always"

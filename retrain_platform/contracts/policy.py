@@ -74,6 +74,7 @@ _POLICY_FIELDS: dict[str, Callable[[Any], Any]] = {
     "drift_psi_threshold": float,
     "drift_ks_threshold": float,
     "drift_row_cap": int,
+    "drift_min_values": int,
     "drift_html": str,
     "max_model_age_days": int,
     "gate_method": str,
@@ -152,6 +153,8 @@ def _check_policy_values(p: Reader, values: dict[str, Any], column_names: set[st
     if values.get("drift_html", Policy.drift_html) not in DRIFT_HTML_MODES:
         choices = ", ".join(DRIFT_HTML_MODES)
         p.fail(f"{values['drift_html']!r} is not one of {choices}", p.sub("drift_html"))
+    if values.get("drift_min_values", 1) < 1:
+        p.fail("must be a positive number of values", p.sub("drift_min_values"))
     if values.get("retrain_on_new_labelled_rows", 1) < 1:
         p.fail("must be a positive number of rows", p.sub("retrain_on_new_labelled_rows"))
     for budget in ("max_p99_ms", "max_model_mb"):

@@ -159,6 +159,7 @@ def _decide(
             seed=replay.options.seed,
             psi_threshold=contract_policy.drift_psi_threshold,
             ks_threshold=contract_policy.drift_ks_threshold,
+            min_values=contract_policy.drift_min_values,
         )
         if summary.drifted:
             return True, f"drift: {', '.join(summary.drifted_features)}"

@@ -15,7 +15,9 @@ PSI and KS are defined in `drift_statistics` (exactly as Evidently 0.7 computes 
 
 Nulls: like Evidently, each column drops its nulls, NaN and +-inf before binning and testing, so
 PSI and KS describe the distribution of present values; the null share of each side is recorded
-separately (`null_share_change`). A column with no present value on one side is not scored.
+separately (`null_share_change`). A column with fewer than `min_values` present values on
+either side (no value at all, by default) is not scored: PSI over a dozen values of a sparse
+feature (a 1-hour std of cards that rarely pay twice in an hour) is noise, not evidence.
 
 Sampling: above `row_cap` rows a frame is sampled without replacement by a numpy generator seeded
 with `seed` (the same rows every time); the sizes used are recorded.
@@ -149,7 +151,7 @@ class DriftSummary:
 
     @property
     def scored_features(self) -> list[str]:
-        """Features with values on both sides (the others cannot be compared)."""
+        """Features with enough values on both sides (the others cannot be compared)."""
         return [f.name for f in self.features if f.scored]
 
     @property
@@ -200,6 +202,7 @@ def drift_summary(
     psi_threshold: float,
     ks_threshold: float,
     warming_up: Mapping[str, datetime] | None = None,
+    min_values: int = 1,
 ) -> DriftSummary:
     """Per-feature PSI (and KS for numeric features) of `current` against `profile`.
 
@@ -212,12 +215,12 @@ def drift_summary(
     sample = sample_rows(current, row_cap, seed)
     skipped = set(warming_up or {})
     features = [
-        _numeric_drift(name, ref, sample[name], psi_threshold)
+        _numeric_drift(name, ref, sample[name], psi_threshold, max(min_values, 1))
         for name, ref in profile.numeric.items()
         if name not in skipped
     ]
     features += [
-        _categorical_drift(name, ref, sample[name], psi_threshold)
+        _categorical_drift(name, ref, sample[name], psi_threshold, max(min_values, 1))
         for name, ref in profile.categorical.items()
         if name not in skipped
     ]
@@ -233,11 +236,11 @@ def drift_summary(
 
 
 def _numeric_drift(
-    name: str, reference: NumericReference, series: pl.Series, threshold: float
+    name: str, reference: NumericReference, series: pl.Series, threshold: float, min_values: int
 ) -> FeatureDrift:
     values, null_share = _present_values(series)
     score, statistic, pvalue = math.nan, None, None
-    if values.size and reference.rows:
+    if min(values.size, reference.rows) >= min_values:
         score = numeric_psi(reference.values, values, discrete=reference.discrete)
         statistic, pvalue = ks_test(reference.values, values)
     return FeatureDrift(
@@ -253,11 +256,15 @@ def _numeric_drift(
 
 
 def _categorical_drift(
-    name: str, reference: CategoricalReference, series: pl.Series, threshold: float
+    name: str,
+    reference: CategoricalReference,
+    series: pl.Series,
+    threshold: float,
+    min_values: int,
 ) -> FeatureDrift:
     counts, null_share = _category_counts(series)
     score = math.nan
-    if counts and reference.rows:
+    if min(sum(counts.values()), reference.rows) >= min_values:
         ref_counts = dict(zip(reference.categories, reference.counts, strict=True))
         score = categorical_psi(ref_counts, counts)
     return FeatureDrift(

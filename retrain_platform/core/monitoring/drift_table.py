@@ -20,7 +20,7 @@ Cell = str | float | bool | None
 TABLE_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("column", "string", "feature, or the champion's score (prediction drift)"),
     ("kind", "string", "numeric, categorical or prediction"),
-    ("status", "string", "drifted, ok, unscored (no value on one side) or warming up"),
+    ("status", "string", "drifted, ok, unscored (too few values on a side) or warming up"),
     ("drifted", "bool", "above its threshold (the retrain trigger's rule)"),
     ("psi", "float", "population stability index vs the champion's training reference"),
     ("ks_stat", "float", "two-sample Kolmogorov-Smirnov statistic (numeric columns)"),

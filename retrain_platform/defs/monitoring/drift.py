@@ -172,6 +172,7 @@ def build_drift_report_asset(contract: DatasetContract) -> dg.AssetsDefinition:
             psi_threshold=policy.drift_psi_threshold,
             ks_threshold=policy.drift_ks_threshold,
             warming_up=warm,
+            min_values=policy.drift_min_values,
         )
         scores = predict(
             champion.booster, sample_rows(current, cap, SAMPLE_SEED), champion.features

@@ -253,3 +253,26 @@ def test_ks_test_matches_scipy_with_ties_and_unequal_sizes(sizes: tuple[int, int
     statistic, pvalue = drift.ks_test(reference, current)
     assert statistic == expected.statistic
     assert pvalue == pytest.approx(expected.pvalue, rel=KS_TOLERANCE, abs=1e-300)
+
+
+def test_a_feature_with_too_few_present_values_is_not_scored():
+    """A sparse feature's PSI over a dozen values swings past any threshold on calm data."""
+    rng = np.random.default_rng(SEED)
+
+    def frame(rows: int, present: int) -> pl.DataFrame:
+        sparse = np.full(rows, np.nan)
+        sparse[:present] = rng.lognormal(3.0, 1.5, present)
+        return pl.DataFrame({"dense": rng.normal(size=rows), "sparse": sparse})
+
+    reference, current = frame(5_000, 60), frame(1_500, 12)
+    profile = drift.build_reference_profile(
+        reference, ["dense", "sparse"], [], row_cap=50_000, seed=1
+    )
+    rules = {"row_cap": 50_000, "seed": 1, "psi_threshold": 0.25, "ks_threshold": 0.2}
+    noisy = drift.drift_summary(current, profile, **rules)
+    assert "sparse" in noisy.scored_features  # without a minimum the handful is scored
+    guarded = drift.drift_summary(current, profile, **rules, min_values=POLICY.drift_min_values)
+    assert guarded.scored_features == ["dense"]
+    assert not guarded.drifted and guarded.as_metadata()["unscored_features"] == 1
+    rows = {row["column"]: row for row in drift_table(guarded)}
+    assert rows["sparse"]["status"] == "unscored"
