@@ -1,7 +1,7 @@
 """Feature-store assets: the Feast registry of a dataset and each view's online store.
 
 `features/<dataset>_registry` applies the Feast objects generated from the contract;
-`features/<dataset>_<view>_online` writes each features partition's newest row per entity into
+`features/<dataset>_<view>_live` writes each features partition's newest row per entity into
 Feast's online store: sqlite in the embedded default, Redis in the production profile (late
 partitions never overwrite newer online values).
 """
@@ -85,7 +85,7 @@ def build_feast_registry_asset(contract: DatasetContract) -> dg.AssetsDefinition
 
 
 def build_online_store_asset(contract: DatasetContract, view: FeatureView) -> dg.AssetsDefinition:
-    """`features/<table>_online`: each entity's newest features of a partition, served online."""
+    """`features/<table>_live`: each entity's newest features of a partition, served online."""
     table = feature_table_name(contract, view)
     # A registry apply (any contract edit) must not rewrite every partition: only the features
     # partitions drive this asset; the registry is a dependency that must exist, not a trigger.

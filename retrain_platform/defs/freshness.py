@@ -5,9 +5,9 @@ in dagster.yaml) evaluates every asset's `FreshnessPolicy` on wall time, every 3
 each change of state (PASS, WARN, FAIL) as a `FreshnessStateChange` event; the UI shows it on the
 asset. The platform acts on those states:
 
-- `deployment/<dataset>`: fail window = the policy's `max_model_age_days`. A FAIL is what the
-  retrain sensor's age trigger reads (`defs.monitoring.model_freshness`).
-- `validated/<dataset>` and every `features/<dataset>_<view>` table: fail window = the
+- `deployment/<dataset>_champion`: fail window = the policy's `max_model_age_days`. A FAIL is
+  what the retrain sensor's age trigger reads (`defs.monitoring.model_freshness`).
+- `validated/<dataset>_validated` and every `features/<dataset>_<view>` table: fail window = the
   contract's `expectations.max_staleness` (no policy when it is unset). A FAIL sends the
   data-staleness alert (`defs.alerting.build_data_freshness_alert_sensor`).
 
@@ -42,7 +42,7 @@ def model_fail_window(contract: DatasetContract) -> timedelta:
 
 
 def model_freshness_policy(contract: DatasetContract) -> dg.FreshnessPolicy:
-    """`deployment/<dataset>`'s policy: FAIL when the champion was deployed longer ago than
+    """`deployment/<dataset>_champion`'s policy: FAIL when the champion was deployed longer ago than
     `max_model_age_days`."""
     return _time_window(model_fail_window(contract))
 

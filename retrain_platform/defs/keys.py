@@ -1,4 +1,10 @@
-"""Asset keys, groups and tags: `<layer>/<dataset>`, so the lineage view reads layer by layer.
+"""Asset keys (`<layer>/<dataset>_<role>`, so the lineage reads layer by layer), groups and tags.
+
+The lineage view titles a node with the key's last component only (Dagster 1.13 has no display
+name) and cuts it in the middle past 31 characters, so that component alone names the dataset and
+the asset's role (`raw/transactions_raw`, not `raw/transactions`), unique within the dataset, and
+stays short. Storage does not follow the keys: a layer's Delta table is `<layer>/<dataset>` under
+the lake (`lake.uri(keys.RAW, contract.dataset)`), whatever its asset is called.
 
 Each dataset's assets sit in the dataset's own groups, `<dataset>_<group>` (`dataset_group`,
 applied when a dataset's definitions are assembled), so several datasets in one code location
@@ -16,6 +22,7 @@ VALIDATED = "validated"
 FEATURES = "features"
 DATASETS = "datasets"
 QUARANTINE_SUFFIX = "_quarantine"
+ONLINE_SUFFIX = "_live"
 
 LEDGER_SUFFIX = "_ledger"
 
@@ -34,8 +41,9 @@ def dataset_group(contract: DatasetContract, group: str | None) -> str:
 
 
 def ledger_key(contract: DatasetContract) -> dg.AssetKey:
-    """`landing/<dataset>`: the landing zone as the ledger records it (observed, not built)."""
-    return dg.AssetKey([LANDING, contract.dataset])
+    """`landing/<dataset>_landing`: the landing zone as the ledger records it (observed, not
+    built)."""
+    return dg.AssetKey([LANDING, f"{contract.dataset}_{LANDING}"])
 
 
 def ledger_table(contract: DatasetContract) -> str:
@@ -44,11 +52,13 @@ def ledger_table(contract: DatasetContract) -> str:
 
 
 def raw_key(contract: DatasetContract) -> dg.AssetKey:
-    return dg.AssetKey([RAW, contract.dataset])
+    """`raw/<dataset>_raw`: the landed files as read, one Delta table (`lake/raw/<dataset>`)."""
+    return dg.AssetKey([RAW, f"{contract.dataset}_{RAW}"])
 
 
 def validated_key(contract: DatasetContract) -> dg.AssetKey:
-    return dg.AssetKey([VALIDATED, contract.dataset])
+    """`validated/<dataset>_validated`: the rows that passed (`lake/validated/<dataset>`)."""
+    return dg.AssetKey([VALIDATED, f"{contract.dataset}_{VALIDATED}"])
 
 
 def quarantine_key(contract: DatasetContract) -> dg.AssetKey:
@@ -64,7 +74,9 @@ def feast_registry_key(contract: DatasetContract) -> dg.AssetKey:
 
 
 def online_store_key(contract: DatasetContract, view: FeatureView) -> dg.AssetKey:
-    return dg.AssetKey([FEATURES, f"{contract.dataset}_{view.name}_online"])
+    """`features/<dataset>_<view>_live`: the view's online store, the live values serving reads
+    (`_live`, not `_online`, keeps `transactions_card_history_live` within the node title's 31)."""
+    return dg.AssetKey([FEATURES, f"{contract.dataset}_{view.name}{ONLINE_SUFFIX}"])
 
 
 def partitioned_feature_keys(contract: DatasetContract) -> list[dg.AssetKey]:

@@ -1,4 +1,7 @@
-"""Keys, groups and names of the models and deployment layers, and the run tags they read."""
+"""Keys, groups and names of the models and deployment layers, and the run tags they read.
+
+As in `keys`, a key's last component is `<dataset>_<role>`, the node's title in the lineage view.
+"""
 
 import dagster as dg
 
@@ -20,7 +23,8 @@ def registered_model_key(contract: DatasetContract) -> dg.AssetKey:
 
 
 def deployment_key(contract: DatasetContract) -> dg.AssetKey:
-    return dg.AssetKey([DEPLOYMENT, contract.dataset])
+    """`deployment/<dataset>_champion`: the model version the `champion` alias serves."""
+    return dg.AssetKey([DEPLOYMENT, f"{contract.dataset}_champion"])
 
 
 def decisions_table(contract: DatasetContract) -> str:

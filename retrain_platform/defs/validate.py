@@ -35,7 +35,8 @@ PARTITION = "partition"  # check result metadata: the partition the result is ab
 
 
 def build_validated_assets(contract: DatasetContract) -> dg.AssetsDefinition:
-    """`validated/<dataset>` and `validated/<dataset>_quarantine`, produced by one step."""
+    """`validated/<dataset>_validated` and `validated/<dataset>_quarantine`, produced by one
+    step."""
     partitions = partitions_for(contract)
     valid_key, quarantine_key = keys.validated_key(contract), keys.quarantine_key(contract)
     check_specs = [
@@ -190,7 +191,7 @@ def build_freshness_check(contract: DatasetContract) -> dg.AssetChecksDefinition
 
 
 def build_defs(contract: DatasetContract) -> dg.Definitions:
-    """`validated/<dataset>` with its quarantine and checks, and the freshness check."""
+    """`validated/<dataset>_validated` with its quarantine and checks, and the freshness check."""
     return dg.Definitions(
         assets=[build_validated_assets(contract)], asset_checks=[build_freshness_check(contract)]
     )

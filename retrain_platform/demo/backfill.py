@@ -23,6 +23,7 @@ import dagster as dg
 from retrain_platform.contracts import DatasetContract
 from retrain_platform.core.deployment.decisions import REASON_TAG, TRIGGER_TAG
 from retrain_platform.core.progress import ProgressCallback, report
+from retrain_platform.defs import keys
 from retrain_platform.defs import model_keys as mk
 from retrain_platform.defs.jobs import (
     feature_store_job_name,
@@ -150,10 +151,11 @@ def _features_and_dataset(
         instance=instance, run_config=QUIET, tags={**range_tags(partitions), **tags}
     )
     echo(f"features: {len(partitions)} partitions built in one run ({features.run_id[:8]})")
+    online_keys = {keys.online_store_key(contract, view) for view in contract.feature_views}
     online = {
         e.materialization.asset_key: e.materialization.metadata
         for e in features.get_asset_materialization_events()
-        if e.materialization.asset_key.path[-1].endswith("_online")
+        if e.materialization.asset_key in online_keys
     }
     for meta in online.values():
         echo(

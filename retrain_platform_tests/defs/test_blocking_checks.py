@@ -21,7 +21,7 @@ START = date(2026, 1, 5)
 GOOD = ["2026-01-05", "2026-01-07"]
 BAD = "2026-01-06"  # its file is empty: only the late rows in the next day's file remain
 ALL = sorted([*GOOD, BAD])
-VALIDATED = dg.AssetKey(["validated", "transactions"])
+VALIDATED = dg.AssetKey(["validated", "transactions_validated"])
 FEATURES = dg.AssetKey(["features", "transactions"])
 EAGER_PROBE = dg.AssetKey(["probe", "transactions_eager"])
 SAME_RUN_JOB = "validate_and_features"
@@ -117,7 +117,7 @@ def test_failed_blocking_check_stops_downstream_in_the_same_run(setup):
     # the blocking check does not undo the asset itself: validated/<BAD> is materialized
     bad_mats = {e.asset_key for e in results[BAD].get_asset_materialization_events()}
     assert bad_mats == {
-        dg.AssetKey(["validated", "transactions"]),
+        dg.AssetKey(["validated", "transactions_validated"]),
         dg.AssetKey(["validated", "transactions_quarantine"]),
     }
     step_failures = [e for e in results[BAD].all_events if e.is_step_failure]
@@ -151,7 +151,7 @@ def test_failed_blocking_check_stops_downstream_in_the_same_run(setup):
 
 def test_automation_follows_good_partitions_only_and_old_ones_too(setup):
     defs, instance, _, _ = setup
-    validated = dg.AssetKey(["validated", "transactions"])
+    validated = dg.AssetKey(["validated", "transactions_validated"])
     quarantine = dg.AssetKey(["validated", "transactions_quarantine"])
 
     tick = dg.evaluate_automation_conditions(defs=defs, instance=instance)

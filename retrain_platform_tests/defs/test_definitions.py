@@ -20,8 +20,8 @@ from retrain_platform.definitions import build_definitions
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-RAW = dg.AssetKey(["raw", "transactions"])
-VALIDATED = dg.AssetKey(["validated", "transactions"])
+RAW = dg.AssetKey(["raw", "transactions_raw"])
+VALIDATED = dg.AssetKey(["validated", "transactions_validated"])
 FEATURES = dg.AssetKey(["features", "transactions_card_history"])
 DATASET = dg.AssetKey(["datasets", "transactions_training"])
 QUARANTINE = dg.AssetKey(["validated", "transactions_quarantine"])
@@ -68,7 +68,7 @@ def test_asset_keys_and_groups(module_defs):
         "deployment",
         "monitoring",
     }
-    assert graph.get(RAW).parent_keys == {dg.AssetKey(["landing", "transactions"])}
+    assert graph.get(RAW).parent_keys == {dg.AssetKey(["landing", "transactions_landing"])}
     assert graph.get(VALIDATED).parent_keys == {RAW}
     assert graph.get(QUARANTINE).parent_keys == {RAW}
     assert graph.get(FEATURES).parent_keys == {VALIDATED}
@@ -147,30 +147,30 @@ def test_two_contracts_in_one_location(contract, weather_contract, home, monkeyp
     assert keys == {
         dg.AssetKey([layer, name])
         for layer, name in [
-            ("landing", "transactions"),
-            ("landing", "weather"),
-            ("raw", "transactions"),
-            ("validated", "transactions"),
+            ("landing", "transactions_landing"),
+            ("landing", "weather_landing"),
+            ("raw", "transactions_raw"),
+            ("validated", "transactions_validated"),
             ("validated", "transactions_quarantine"),
-            ("raw", "weather"),
-            ("validated", "weather"),
+            ("raw", "weather_raw"),
+            ("validated", "weather_validated"),
             ("validated", "weather_quarantine"),
             ("features", "weather_series"),
-            ("features", "weather_series_online"),
+            ("features", "weather_series_live"),
             ("features", "weather_registry"),
             ("datasets", "weather_training"),
             ("models", "weather_candidate"),
             ("models", "weather_registered"),
-            ("deployment", "weather"),
+            ("deployment", "weather_champion"),
             ("monitoring", "weather_drift"),
             ("monitoring", "weather_performance"),
             ("features", "transactions_card_history"),
-            ("features", "transactions_card_history_online"),
+            ("features", "transactions_card_history_live"),
             ("features", "transactions_registry"),
             ("datasets", "transactions_training"),
             ("models", "transactions_candidate"),
             ("models", "transactions_registered"),
-            ("deployment", "transactions"),
+            ("deployment", "transactions_champion"),
             ("monitoring", "transactions_drift"),
             ("monitoring", "transactions_performance"),
         ]
@@ -205,15 +205,15 @@ def test_two_contracts_in_one_location(contract, weather_contract, home, monkeyp
     # the Dagster-evaluated freshness policies sit on the real assets
     graph = defs.resolve_asset_graph()
     for dataset in ("transactions", "weather"):
-        policy = graph.get(dg.AssetKey(["deployment", dataset])).freshness_policy
+        policy = graph.get(dg.AssetKey(["deployment", f"{dataset}_champion"])).freshness_policy
         assert policy.fail_window.to_timedelta() == timedelta(days=30)
     for key in (VALIDATED, FEATURES):
         assert graph.get(key).freshness_policy.fail_window.to_timedelta() == timedelta(days=3)
     # weather's contract sets no max_staleness: no data freshness policy, no staleness alert
-    assert graph.get(dg.AssetKey(["validated", "weather"])).freshness_policy is None
+    assert graph.get(dg.AssetKey(["validated", "weather_validated"])).freshness_policy is None
     assert "weather_data_freshness_alert" not in {s.name for s in defs.sensors}
     assert "transactions_data_freshness_alert" in {s.name for s in defs.sensors}
-    weather = defs.resolve_assets_def(dg.AssetKey(["raw", "weather"])).partitions_def
+    weather = defs.resolve_assets_def(dg.AssetKey(["raw", "weather_raw"])).partitions_def
     transactions = defs.resolve_assets_def(RAW).partitions_def
     assert isinstance(weather, dg.MonthlyPartitionsDefinition)
     assert isinstance(transactions, dg.DailyPartitionsDefinition)

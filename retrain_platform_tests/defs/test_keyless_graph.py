@@ -47,17 +47,17 @@ def contract():
 def test_every_layer_is_built_for_a_keyless_contract(contract, home):
     defs = build_definitions([contract], home)
     assert asset_keys(defs) == {
-        "landing/market",
-        "raw/market",
-        "validated/market",
+        "landing/market_landing",
+        "raw/market_raw",
+        "validated/market_validated",
         "validated/market_quarantine",
         "features/market_price_history",
-        "features/market_price_history_online",
+        "features/market_price_history_live",
         "features/market_registry",
         "datasets/market_training",
         "models/market_candidate",
         "models/market_registered",
-        "deployment/market",
+        "deployment/market_champion",
         "monitoring/market_drift",
         "monitoring/market_performance",
     }
@@ -114,6 +114,6 @@ def test_a_keyless_series_runs_from_landing_to_a_champion(contract, home, instan
 
     deployed = retrain(defs, contract, instance, window_partitions=DAYS - 2)
     assert deployed["models/market_candidate"]["model_version"] == 1
-    assert deployed["deployment/market"]["champion_version"] == 1
-    assert deployed["deployment/market"]["promoted"] is True
+    assert deployed["deployment/market_champion"]["champion_version"] == 1
+    assert deployed["deployment/market_champion"]["promoted"] is True
     assert deployed["datasets/market_training"]["rows"] == labelled.height

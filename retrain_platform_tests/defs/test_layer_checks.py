@@ -41,7 +41,7 @@ EXPECTED = {
     ("datasets/market_training", "every_label_event_kept"): (ERROR, True),
     ("datasets/market_training", "features_not_from_the_future"): (ERROR, True),
     ("models/market_registered", "challenger_serves_contract_inputs"): (ERROR, True),
-    ("deployment/market", "champion_serves_contract_inputs"): (ERROR, False),
+    ("deployment/market_champion", "champion_serves_contract_inputs"): (ERROR, False),
     ("monitoring/market_drift", "every_feature_covered"): (ERROR, False),
 }
 

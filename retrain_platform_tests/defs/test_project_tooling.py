@@ -34,9 +34,9 @@ def test_dg_checks_and_lists_the_code_location(tmp_path: Path) -> None:
     sections = json.loads(listed.stdout)
     assets = {asset["asset_key"] for asset in sections["assets"]}
     assert {
-        "raw/transactions",
+        "raw/transactions_raw",
         "models/transactions_candidate",
-        "deployment/transactions",
+        "deployment/transactions_champion",
     } <= assets
     assert any(job["name"] == "transactions_retrain_job" for job in sections["jobs"])
 

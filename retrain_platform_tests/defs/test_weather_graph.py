@@ -42,17 +42,17 @@ MONTHS = [f"{year}-{month:02d}-01" for year in (1958, 1959, 1960) for month in r
 def test_every_layer_is_built_for_weather(weather_contract, home):
     defs = build_definitions([weather_contract], home)
     assert asset_keys(defs) == {
-        "landing/weather",
-        "raw/weather",
-        "validated/weather",
+        "landing/weather_landing",
+        "raw/weather_raw",
+        "validated/weather_validated",
         "validated/weather_quarantine",
         "features/weather_series",
-        "features/weather_series_online",
+        "features/weather_series_live",
         "features/weather_registry",
         "datasets/weather_training",
         "models/weather_candidate",
         "models/weather_registered",
-        "deployment/weather",
+        "deployment/weather_champion",
         "monitoring/weather_drift",
         "monitoring/weather_performance",
     }
@@ -91,8 +91,8 @@ def test_three_years_of_weather_run_to_a_champion(weather_contract, weather_csv,
     assert frame.select(ts, *names).sort(ts).equals(labelled.select(ts, *names).sort(ts))
 
     deployed = retrain(defs, contract, instance, window_partitions=30)
-    assert deployed["deployment/weather"]["champion_version"] == 1
-    assert deployed["deployment/weather"]["promoted"] is True
+    assert deployed["deployment/weather_champion"]["champion_version"] == 1
+    assert deployed["deployment/weather_champion"]["promoted"] is True
 
     everything = defs.resolve_implicit_global_asset_job_def()
     for key in ("monitoring/weather_drift", "monitoring/weather_performance"):

@@ -54,7 +54,7 @@ class FreshnessObservation:
     """The deployed model's freshness state under its `FreshnessPolicy` (fail window = the
     policy's maximum model age).
 
-    `state` is Dagster's freshness state of `deployment/<dataset>` as its freshness daemon
+    `state` is Dagster's freshness state of `deployment/<dataset>_champion` as its freshness daemon
     evaluated it, or the same rule evaluated at a simulated clock (`evaluated_by` says which);
     `last_deployed` is the deployment's latest materialization, `since` when the state began.
     """

@@ -8,7 +8,8 @@ from retrain_platform.defs.deployment.rollback import build_rollback_job
 
 
 def build_defs(contract: DatasetContract) -> dg.Definitions:
-    """`deployment/<dataset>` and `<dataset>_rollback_job` (nothing without feature views)."""
+    """`deployment/<dataset>_champion` and `<dataset>_rollback_job` (nothing without feature
+    views)."""
     if not contract.feature_views:
         return dg.Definitions()
     return dg.Definitions(

@@ -81,7 +81,8 @@ def _deployable(client: Any, name: str, version: int) -> dict[str, str]:
 
 
 def build_deployment_asset(contract: DatasetContract) -> dg.AssetsDefinition:
-    """`deployment/<dataset>`: the champion alias moved to the approved version, once verified.
+    """`deployment/<dataset>_champion`: the champion alias moved to the approved version, once
+    verified.
 
     Before the move a child process loads the version as the service does and answers the
     golden requests, within the policy's latency and size budgets; after it, when

@@ -1,7 +1,7 @@
 """The rollback job: move `champion` back to `previous` in seconds, without retraining.
 
 One op: two registry alias moves, one row appended to the decision history, and a
-materialization event on `deployment/<dataset>` so the catalog shows the restored champion.
+materialization event on `deployment/<dataset>_champion` so the catalog shows the restored champion.
 A champion moved by hand since the last recorded move is recorded first, and the version that
 served before it becomes the rollback target (`alias_moves`), so rollback returns to it rather
 than to an older `previous`. Rows read the platform clock. `retrain-platform rollback` runs this

@@ -1,8 +1,8 @@
 """How every deployment event (promotion or rollback) is recorded, once for both.
 
 An event that moved the registry aliases is appended to the decision history, a rollback is
-alerted, and both report the same `deployment/<dataset>` metadata: the champion, the rollback
-target, when and why.
+alerted, and both report the same `deployment/<dataset>_champion` metadata: the champion, the
+rollback target, when and why.
 
 Kept apart from the deployment asset so that the rollback job imports only the registry client,
 not the training stack.

@@ -9,7 +9,8 @@ from retrain_platform.defs.ingest.raw import build_raw_asset
 
 
 def build_defs(contract: DatasetContract) -> dg.Definitions:
-    """`landing/<dataset>` (the ledger), `raw/<dataset>` and `<dataset>_landing_sensor`."""
+    """`landing/<dataset>_landing` (the ledger), `raw/<dataset>_raw` and
+    `<dataset>_landing_sensor`."""
     return dg.Definitions(
         assets=[build_ledger_spec(contract), build_raw_asset(contract)],
         sensors=[build_landing_sensor(contract)],

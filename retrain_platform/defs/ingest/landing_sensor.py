@@ -48,7 +48,8 @@ def _run_request(instance: dg.DagsterInstance, request: PartitionRequest) -> dg.
 
 
 def build_landing_sensor(contract: DatasetContract) -> dg.SensorDefinition:
-    """`<dataset>_landing_sensor`: requests `raw/<dataset>` per partition whose files changed."""
+    """`<dataset>_landing_sensor`: requests `raw/<dataset>_raw` per partition whose files
+    changed."""
     partitions = partitions_for(contract)
 
     @dg.sensor(

@@ -1,8 +1,8 @@
-"""`landing/<dataset>`: the landing zone in the UI, observed from the landing ledger.
+"""`landing/<dataset>_landing`: the landing zone in the UI, observed from the landing ledger.
 
 The files themselves are not built by the platform, so the asset is external: the landing sensor
 records an observation whenever the ledger changes, with the count of files per status and the
-latest files, so the asset page shows what landed and what became of it (and `raw/<dataset>`
+latest files, so the asset page shows what landed and what became of it (and `raw/<dataset>_raw`
 shows it as its upstream).
 """
 
@@ -66,7 +66,7 @@ def _files_table(summary: pl.DataFrame) -> dg.MetadataValue:
 def ledger_observation(
     contract: DatasetContract, existing: pl.DataFrame, new: Sequence[ledger.LedgerRecord]
 ) -> dg.AssetObservation:
-    """The ledger after `new` records, as an observation of `landing/<dataset>`."""
+    """The ledger after `new` records, as an observation of `landing/<dataset>_landing`."""
     frame = pl.concat([existing, ledger.to_frame(new)])
     summary = ledger.file_summary(frame)
     counts = dict(summary.group_by("status").len().iter_rows())

@@ -22,7 +22,7 @@ def _range_summary(report) -> dg.MetadataValue:  # noqa: ANN001 - RawStepReport
 
 
 def build_raw_asset(contract: DatasetContract) -> dg.AssetsDefinition:
-    """`raw/<dataset>`: one partition per contract period, replaced atomically on every run."""
+    """`raw/<dataset>_raw`: one partition per contract period, replaced atomically on every run."""
     key = keys.raw_key(contract)
     partitions_def = partitions_for(contract)
 

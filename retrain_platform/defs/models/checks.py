@@ -1,7 +1,7 @@
 """Checks of the registered model and the deployment: the alias serves the contract's inputs.
 
 `models/<dataset>_registered` -> `challenger_serves_contract_inputs` (blocking: the deployment
-does not move `champion` to a version that cannot serve); `deployment/<dataset>` ->
+does not move `champion` to a version that cannot serve); `deployment/<dataset>_champion` ->
 `champion_serves_contract_inputs` (ERROR, not blocking: nothing downstream of it runs in the
 same job, and the service reads the alias directly).
 """

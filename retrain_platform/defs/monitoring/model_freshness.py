@@ -1,8 +1,8 @@
 """The deployed model's freshness as the retrain sensor's age trigger observes it.
 
 On the wall clock the observation is Dagster's own: the latest freshness state its daemon
-recorded for `deployment/<dataset>` (`defs.freshness.model_freshness_policy`). A state recorded
-before the deployment's latest materialization belongs to an earlier champion (the daemon
+recorded for `deployment/<dataset>_champion` (`defs.freshness.model_freshness_policy`). A state
+recorded before the deployment's latest materialization belongs to an earlier champion (the daemon
 re-evaluates within 30 s) and is read as UNKNOWN, so a new champion is never retrained for its
 predecessor's age. No state (freshness evaluation off, daemon not run yet, never deployed) is
 UNKNOWN too: the age trigger then does not fire.

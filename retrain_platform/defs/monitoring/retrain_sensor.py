@@ -4,7 +4,7 @@ labelled data say so.
 A thin layer over `core.triggers.decide`: each tick gathers its inputs (`retrain_inputs`: the
 champion, drift and live performance against it, new labelled rows, the dataset's retrain runs,
 and the deployed model's freshness, which is Dagster's own freshness state of
-`deployment/<dataset>`; the age trigger fires on its FAIL). A retrain request
+`deployment/<dataset>_champion`; the age trigger fires on its FAIL). A retrain request
 carries `retrain/trigger`, `retrain/reason`, `retrain/episode` and `retrain/max_psi` and a run key
 per episode. A "no retrain" outcome is appended to the decision history when its state changes
 (the last recorded state is the sensor's cursor); every tick logs its decision and inputs
@@ -72,6 +72,7 @@ def build_retrain_sensor(
         contract.policy, cooldown=cooldown, worsening_factor=worsening_factor
     )
     job_name = retrain_job_name(contract)
+    deployment = mk.deployment_key(contract).to_user_string()
 
     @dg.sensor(
         name=retrain_sensor_name(contract),
@@ -81,7 +82,7 @@ def build_retrain_sensor(
         description=(
             f"Requests {job_name} on drift (PSI > {policy.psi_threshold:g} or prediction KS > "
             f"{policy.ks_threshold:g}), then live ROC-AUC < {policy.min_roc_auc:g}, then model "
-            f"age (deployment/{contract.dataset}'s freshness policy failed: deployed over "
+            f"age ({deployment}'s freshness policy failed: deployed over "
             f"{policy.max_model_age.days} days ago)"
             + (
                 f", then {policy.new_labelled_rows} new labelled rows"

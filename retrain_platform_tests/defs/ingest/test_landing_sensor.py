@@ -26,7 +26,7 @@ pytestmark = [
 START = date(2026, 1, 5)
 ROWS = 1500
 SENSOR = "transactions_landing_sensor"
-RAW = dg.AssetKey(["raw", "transactions"])
+RAW = dg.AssetKey(["raw", "transactions_raw"])
 
 
 class Landing:
@@ -111,7 +111,9 @@ def test_new_files_request_exactly_their_partitions(landing):
     )
     # the files were recorded in the ledger, and the tick observed the ledger asset
     assert set(landing.ledger().get_column("file")) == {f.path.name for f in files}
-    assert [e.asset_key for e in first.asset_events] == [dg.AssetKey(["landing", "transactions"])]
+    assert [e.asset_key for e in first.asset_events] == [
+        dg.AssetKey(["landing", "transactions_landing"])
+    ]
 
     landing.run(first)
     second = landing.tick()

@@ -1,13 +1,13 @@
 """Freshness that decides: Dagster's freshness daemon evaluates the policies, the sensors act.
 
 The real `dagster-daemon run` is started on a temporary DAGSTER_HOME holding the shipped
-`dagster.yaml` (freshness evaluation on), with a code location declaring `deployment/<dataset>`
-and `validated/<dataset>` with the platform's freshness policies (`defs.freshness`, the ones
-the real assets carry: `defs/test_definitions.py`) and no sensors, so the daemon launches
-nothing and loads in seconds. A deployment recorded 31 days ago (fail window:
-the policy's 30 days) and validated data last written 4 days ago (`max_staleness` 3 days) must
-reach FAIL in the daemon's records; the retrain sensor then requests an age retrain with the
-freshness reason and the data-freshness sensor sends one staleness alert. A new deployment
+`dagster.yaml` (freshness evaluation on), with a code location declaring
+`deployment/<dataset>_champion` and `validated/<dataset>_validated` with the platform's freshness
+policies (`defs.freshness`, the ones the real assets carry: `defs/test_definitions.py`) and no
+sensors, so the daemon launches nothing and loads in seconds. A deployment recorded 31 days ago
+(fail window: the policy's 30 days) and validated data last written 4 days ago (`max_staleness` 3
+days) must reach FAIL in the daemon's records; the retrain sensor then requests an age retrain with
+the freshness reason and the data-freshness sensor sends one staleness alert. A new deployment
 goes back to PASS and requests nothing. The daemon's evaluation interval is made 1 s; the
 policies and the instance configuration are the shipped ones. Without the daemon's state an
 equally old deployment requests nothing: the age is Dagster's evaluation, not the sensor's.
@@ -171,7 +171,7 @@ def test_the_daemons_fail_state_triggers_the_age_retrain_and_the_staleness_alert
                 context = dg.build_sensor_context(instance=instance, resources=resources)
                 alert.evaluate_tick(context)
                 body = received.next()["json"]
-                assert body["text"].startswith(f"{contract.dataset}: validated/{contract.dataset}")
+                assert body["text"].startswith(f"{contract.dataset}: {validated.to_user_string()}")
                 assert "stale" in body["text"] and "3 days" in body["text"]
                 context = dg.build_sensor_context(
                     instance=instance, cursor=context.cursor, resources=resources

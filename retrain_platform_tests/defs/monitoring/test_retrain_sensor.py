@@ -35,6 +35,7 @@ from retrain_platform.core.monitoring.drift import (
     drift_summary,
 )
 from retrain_platform.core.synthetic import DriftSpec, generate_day
+from retrain_platform.defs import keys
 from retrain_platform.defs import model_keys as mk
 from retrain_platform.defs.monitoring import metadata as mon
 from retrain_platform.defs.monitoring.retrain_sensor import build_retrain_sensor
@@ -243,7 +244,7 @@ def test_new_labelled_rows_fire_above_the_threshold_and_not_below(contract, stor
         named(contract, name), retrain_on_new_labelled_rows=5000, max_model_age_days=10**5
     )
     sensor = build_retrain_sensor(c)
-    validated = dg.AssetKey(["validated", name])
+    validated = keys.validated_key(c)
     today = datetime.now(UTC).date().isoformat()
     # the window's own last day and today's rows (labels not due) do not count
     for partition, rows in (("2026-03-01", 9000), ("2026-03-02", 2000), (today, 9000)):
