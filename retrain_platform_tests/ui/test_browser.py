@@ -15,179 +15,41 @@ waiting for it only after step 2 would add about a minute.
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
 
 import pytest
-import yaml
 
 from retrain_platform.contracts import CONTRACT_ENV_VAR
 from retrain_platform.core.synthetic import write_landing_files
 from retrain_platform.definitions import build_definitions
 from retrain_platform.defs import keys
-from retrain_platform.defs.executors import EXECUTOR_ENV_VAR, IN_PROCESS
+from retrain_platform_tests.fixtures.browser import (
+    ARTIFACTS,
+    REPO,
+    UI_MS,
+    Dagster,
+    chromium_context,
+    dismiss_community_modal,
+    free_port,
+    location_name,
+    remove_screenshots,
+    require_chromium,
+    server_env,
+    start_sensor,
+    stop_instigators,
+)
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-ARTIFACTS = REPO / "test-artifacts" / "ui"
-CHROMIUM = os.environ.get("RETRAIN_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-REPOSITORY = "__repository__"
 DAYS = 4
-STARTUP_S = 120
 RUN_S = 120
 BACKFILL_S = 180
-UI_MS = 30_000
-# settings of the process environment the servers must not inherit from the developer's shell
-ISOLATED_ENV = (
-    "DAGSTER_HOME",
-    "RETRAIN_HOME",
-    "RETRAIN_LAKE_URI",
-    EXECUTOR_ENV_VAR,
-    CONTRACT_ENV_VAR,
-)
-
-T = TypeVar("T")
-
-
-# -- processes and GraphQL -----------------------------------------------------------------------
-
-
-@dataclass
-class Service:
-    name: str
-    process: subprocess.Popen
-    log: Path
-
-    def tail(self, chars: int = 3000) -> str:
-        return f"--- {self.name} ({self.log})\n" + self.log.read_text(errors="replace")[-chars:]
-
-
-@dataclass
-class Dagster:
-    base_url: str
-    location: str
-    env: dict[str, str]
-    logs: Path
-    services: list[Service] = field(default_factory=list)
-
-    def start(self, name: str, args: list[str]) -> Service:
-        log = self.logs / f"{name}.log"
-        with log.open("wb") as out:
-            process = subprocess.Popen(
-                args,
-                cwd=REPO,
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: stopped as a whole
-            )
-        service = Service(name, process, log)
-        self.services.append(service)
-        return service
-
-    def stop(self) -> None:
-        for service in self.services:
-            if service.process.poll() is None:
-                os.killpg(service.process.pid, signal.SIGTERM)
-        for service in self.services:
-            pgid = service.process.pid
-            try:
-                service.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(pgid, signal.SIGKILL)
-                service.process.wait(timeout=10)
-            deadline = time.monotonic() + 10  # children (code servers, runs) of the group
-            while time.monotonic() < deadline and _group_alive(pgid):
-                time.sleep(0.2)
-            if _group_alive(pgid):
-                os.killpg(pgid, signal.SIGKILL)
-
-    def start_daemon(self) -> None:
-        self.start("daemon", [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"])
-        self.wait(
-            "the backfill and run queue daemons", lambda: _daemons_healthy(self), STARTUP_S, 1.0
-        )
-
-    def tails(self) -> str:
-        return "\n".join(service.tail() for service in self.services)
-
-    def check_running(self) -> None:
-        for service in self.services:
-            if service.process.poll() is not None:
-                pytest.fail(
-                    f"{service.name} exited with {service.process.returncode}:\n{service.tail()}"
-                )
-
-    def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        body = json.dumps({"query": query, "variables": variables or {}}).encode()
-        request = urllib.request.Request(
-            f"{self.base_url}/graphql", data=body, headers={"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(request, timeout=30) as response:
-            payload = json.load(response)
-        assert not payload.get("errors"), payload["errors"]
-        return payload["data"]
-
-    def wait(
-        self, what: str, probe: Callable[[], T | None], timeout: float, interval: float = 1.0
-    ) -> T:
-        """Poll `probe` until it returns a value (not None) or fail after `timeout` seconds."""
-        deadline = time.monotonic() + timeout
-        last: object = None
-        while time.monotonic() < deadline:
-            self.check_running()
-            try:
-                value = probe()
-            except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
-                value, last = None, error
-            if value is not None:
-                return value
-            time.sleep(interval)
-        pytest.fail(
-            f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})\n{self.tails()}"
-        )
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _location_name() -> str:
-    entry = yaml.safe_load((REPO / "workspace.yaml").read_text())["load_from"][0]
-    return next(iter(entry.values()))["location_name"]
+SHOT_PREFIX = "0"  # this test's screenshots: 01-lineage.png ... 05-ledger.png, 00-failure.png
 
 
 # -- what the UI must show -----------------------------------------------------------------------
@@ -228,12 +90,7 @@ def match_labels(labels: list[str], names: list[str]) -> bool:
 @pytest.fixture
 def dagster_ui(tmp_path: Path, contract) -> Iterator[tuple[Dagster, list[str]]]:
     """Webserver and daemon on a fresh home with DAYS days of landing files ending yesterday."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: the browser tests drive Debian's Chromium; install "
-            "it with `apt-get install chromium` (`make test` does) or set "
-            "RETRAIN_CHROMIUM"
-        )
+    require_chromium()
     today = datetime.now(UTC).date()
     start = today - timedelta(days=DAYS)
     partitions = [(start + timedelta(days=i)).isoformat() for i in range(DAYS)]
@@ -249,108 +106,18 @@ def dagster_ui(tmp_path: Path, contract) -> Iterator[tuple[Dagster, list[str]]]:
         rows_per_day=1500,
         seed=11,
     )
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ISOLATED_ENV and not k.startswith("RETRAIN_CELERY_")
-    }
-    env.update(
-        {
-            "DAGSTER_HOME": str(dagster_home),
-            "RETRAIN_HOME": str(home),
-            # steps run in their run's process: on two cores a process per step (each
-            # importing the code location) doubles the runs' time; the UI is the same
-            EXECUTOR_ENV_VAR: IN_PROCESS,
-            "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
     logs = tmp_path / "logs"
     logs.mkdir()
-    port = _free_port()
-    dagster = Dagster(f"http://127.0.0.1:{port}", _location_name(), env, logs)
+    port = free_port()
+    dagster = Dagster(
+        f"http://127.0.0.1:{port}", location_name(), server_env(dagster_home, home), logs
+    )
     try:
-        dagster.start(
-            "webserver",
-            [
-                str(BIN / "dagster-webserver"),
-                "-w",
-                "workspace.yaml",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(port),
-            ],
-        )
-        dagster.wait("GET /server_info", lambda: _server_info(dagster.base_url), STARTUP_S, 0.3)
-        dagster.wait(
-            f"code location {dagster.location} loaded",
-            lambda: _location_loaded(dagster),
-            STARTUP_S,
-            0.5,
-        )
+        dagster.start_webserver(port)
         stop_instigators(dagster)
         yield dagster, partitions  # the test starts the daemon (start_daemon)
     finally:
         dagster.stop()
-
-
-def _server_info(base_url: str) -> dict | None:
-    with urllib.request.urlopen(f"{base_url}/server_info", timeout=2) as response:
-        return json.load(response) if response.status == 200 else None
-
-
-def _location_loaded(dagster: Dagster) -> bool | None:
-    data = dagster.graphql("""{ workspaceOrError { ... on Workspace { locationEntries {
-        name loadStatus locationOrLoadError { __typename ... on PythonError { message } } }
-    } } }""")
-    for entry in data["workspaceOrError"]["locationEntries"]:
-        if entry["name"] == dagster.location and entry["loadStatus"] == "LOADED":
-            loaded = entry["locationOrLoadError"]
-            assert loaded["__typename"] == "RepositoryLocation", loaded
-            return True
-    return None
-
-
-def _daemons_healthy(dagster: Dagster) -> bool | None:
-    data = dagster.graphql(
-        "{ instance { daemonHealth { allDaemonStatuses { daemonType healthy } } } }"
-    )
-    healthy = {
-        d["daemonType"]: d["healthy"] for d in data["instance"]["daemonHealth"]["allDaemonStatuses"]
-    }
-    return True if healthy.get("BACKFILL") and healthy.get("QUEUED_RUN_COORDINATOR") else None
-
-
-def stop_instigators(dagster: Dagster) -> None:
-    """Stop every sensor and schedule (they are running by default), as the UI's toggles do."""
-    data = dagster.graphql(
-        """query($s: RepositorySelector!) { repositoryOrError(repositorySelector: $s) {
-            ... on Repository { sensors { id name sensorState { status } }
-                                schedules { id name scheduleState { status } } } } }""",
-        {"s": _repository_selector(dagster)},
-    )
-    repository = data["repositoryOrError"]
-    for sensor in repository["sensors"]:
-        if sensor["sensorState"]["status"] == "RUNNING":
-            result = dagster.graphql(
-                """mutation($id: String!) { stopSensor(id: $id) { __typename
-                    ... on StopSensorMutationResult { instigationState { status } } } }""",
-                {"id": sensor["id"]},
-            )["stopSensor"]
-            assert result["instigationState"]["status"] == "STOPPED", (sensor["name"], result)
-    for schedule in repository["schedules"]:
-        if schedule["scheduleState"]["status"] == "RUNNING":
-            result = dagster.graphql(
-                """mutation($id: String!) { stopRunningSchedule(id: $id) { __typename
-                    ... on ScheduleStateResult { scheduleState { status } } } }""",
-                {"id": schedule["id"]},
-            )["stopRunningSchedule"]
-            assert result["scheduleState"]["status"] == "STOPPED", (schedule["name"], result)
-
-
-def _repository_selector(dagster: Dagster) -> dict[str, str]:
-    return {"repositoryLocationName": dagster.location, "repositoryName": REPOSITORY}
 
 
 # -- GraphQL: runs, backfills, materializations --------------------------------------------------
@@ -436,16 +203,6 @@ SIDEBAR_ROWS = """() => Array.from(document.querySelectorAll('button'))
              b.querySelector('[title]').getAttribute('title')])"""
 GRAPH_LABELS = """() => Array.from(document.querySelectorAll('foreignObject:not(.group)'))
   .map(e => e.textContent.trim()).filter(t => t)"""
-
-
-def dismiss_community_modal(page) -> None:
-    """A fresh DAGSTER_HOME greets the first visitor with a "Join the Dagster community" modal."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    try:
-        page.get_by_role("button", name="Skip").click(timeout=15_000)
-    except PlaywrightTimeout:  # already dismissed on this instance
-        return
 
 
 def check_lineage(page, base_url: str, expected: dict[str, list[str]], shot: Path) -> None:
@@ -536,13 +293,7 @@ def start_landing_sensor_with_bad_files(dagster: Dagster, contract) -> None:
     for name, data in (("broken_upload.parquet", b"PAR1 this is not parquet"), ("empty.csv", b"")):
         (landing / name).write_bytes(data)
         os.utime(landing / name, (landed, landed))
-    selector = {**_repository_selector(dagster), "sensorName": f"{contract.dataset}_landing_sensor"}
-    result = dagster.graphql(
-        """mutation($s: SensorSelector!) { startSensor(sensorSelector: $s) { __typename
-            ... on Sensor { sensorState { status } } } }""",
-        {"s": selector},
-    )["startSensor"]
-    assert result["sensorState"]["status"] == "RUNNING", result
+    start_sensor(dagster, f"{contract.dataset}_landing_sensor")
 
 
 def check_ledger(page, base_url: str, key: list[str], shot: Path) -> None:
@@ -565,8 +316,6 @@ def check_ledger(page, base_url: str, key: list[str], shot: Path) -> None:
 def test_lineage_partition_run_backfill_and_checks_in_chromium(
     dagster_ui, contract, tmp_path, monkeypatch, record_property
 ):
-    from playwright.sync_api import sync_playwright
-
     dagster, partitions = dagster_ui
     monkeypatch.delenv(CONTRACT_ENV_VAR, raising=False)  # the servers' contracts: the default
     expected = expected_groups()
@@ -582,13 +331,11 @@ def test_lineage_partition_run_backfill_and_checks_in_chromium(
     partition_checks = sorted(
         spec.name for spec in defs.resolve_assets_def(keys.validated_key(contract)).check_specs
     )
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    remove_screenshots(SHOT_PREFIX)
     shots = {
         name: ARTIFACTS / f"{name}.png"
         for name in ("01-lineage", "02-partition-run", "03-backfill", "04-checks", "05-ledger")
     }
-    for stale in ARTIFACTS.glob("*.png"):
-        stale.unlink()
     started = time.monotonic()
 
     # (3, launched first) backfill raw + validated over three partitions; the daemon runs it.
@@ -597,14 +344,7 @@ def test_lineage_partition_run_backfill_and_checks_in_chromium(
     dagster.start_daemon()
     timings = {"daemon up": time.monotonic() - started}
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=CHROMIUM,
-            args=CHROMIUM_ARGS,
-            headless=True,
-            viewport={"width": 1600, "height": 1000},
-        )
+    with chromium_context(tmp_path / "chromium-profile") as browser:
         page = browser.new_page()
         page.set_default_timeout(UI_MS)
         try:
@@ -656,11 +396,10 @@ def test_lineage_partition_run_backfill_and_checks_in_chromium(
             start_landing_sensor_with_bad_files(dagster, contract)
             check_ledger(page, dagster.base_url, keys.ledger_key(contract).path, shots["05-ledger"])
         except BaseException:
-            page.screenshot(path=str(ARTIFACTS / "failure.png"))
-            print(f"\nfailure screenshot: {ARTIFACTS / 'failure.png'}\n{dagster.tails()}")
+            failure = ARTIFACTS / f"{SHOT_PREFIX}0-failure.png"
+            page.screenshot(path=str(failure))
+            print(f"\nfailure screenshot: {failure}\n{dagster.tails()}")
             raise
-        finally:
-            browser.close()
 
     elapsed = time.monotonic() - started
     for name, path in shots.items():
