@@ -281,11 +281,16 @@ def test_partition_fill_starts_on_the_first_data_day(screens, page):
     page.screenshot(path=str(shot("15-validated-partitions")))
 
     page.goto(asset_url(screens, key, "lineage"))
-    page.get_by_text(re.compile(r"\d+% filled")).first.wait_for()
+    titles = [keys.raw_key(screens.contract).path[-1], key.path[-1]]
+    page.wait_for_function(  # each node's partition counts load on their own
+        """titles => titles.every(t => Array.from(document.querySelectorAll('foreignObject'))
+            .some(e => e.textContent.startsWith(t + 'Latest event')
+                       && /Partitions\\d+% filled/.test(e.textContent)))""",
+        arg=titles,
+    )
     nodes = page.evaluate(
         "() => Array.from(document.querySelectorAll('foreignObject')).map(e => e.textContent)"
     )
-    titles = (keys.raw_key(screens.contract).path[-1], key.path[-1])
     fills = {
         title: re.search(r"Partitions(\d+)% filled", node)
         for node in nodes
@@ -297,7 +302,7 @@ def test_partition_fill_starts_on_the_first_data_day(screens, page):
     page.screenshot(path=str(shot("15-validated-lineage-fill")))
 
 
-def test_serving_docs_render_offline(screens, browser, page):
+def test_serving_docs_render_offline(screens, page):
     """#16.7: `/docs` of `retrain-platform serve` renders with every non-local request refused."""
     refused: list[str] = []
 
