@@ -4,12 +4,15 @@ One step reads the partitions just written and validates them once; it reports t
 `features_match_schema` (dtypes, derived ranges such as rates in [0, 1] and counts >= 0, nulls
 only where a column may be null) blocks the online store and the training set, and
 `features_complete_after_warm_up` (a one-series view's history columns not null once the
-history covers their lookback) only warns: a gap in the data produces such nulls too.
+history covers their lookback) only warns: a gap in the data produces such nulls too. A range run
+also records each partition's verdict (`defs.check_partitions`), so no partition of it is left
+"skipped".
 """
 
 from datetime import datetime
 
 import dagster as dg
+import pandera.polars as pa
 import polars as pl
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
@@ -28,6 +31,7 @@ from retrain_platform.core.lake import read_partitions
 from retrain_platform.core.partitions import partition_start
 from retrain_platform.core.platform_columns import PARTITION
 from retrain_platform.defs import keys
+from retrain_platform.defs.check_partitions import partition_evaluation
 from retrain_platform.defs.metadata import bounded_metadata
 from retrain_platform.defs.partitions import partitions_for
 from retrain_platform.resources import DeltaLakeResource
@@ -38,7 +42,7 @@ MAX_PROBLEMS = 20
 
 _EVALUATED = (
     " Evaluated on the partitions of the run that wrote them (`partitions` in the result): a "
-    "range run reports one result for its whole range."
+    "range run reports each partition's result, then one for its whole range."
 )
 
 
@@ -91,6 +95,8 @@ def build_feature_checks(contract: DatasetContract, view: FeatureView) -> dg.Ass
         ),
     ]
 
+    blocking = {spec.name: spec.blocking for spec in specs}
+
     @dg.multi_asset_check(
         name=f"check_{feature_table_name(contract, view)}",
         specs=specs,
@@ -103,9 +109,33 @@ def build_feature_checks(contract: DatasetContract, view: FeatureView) -> dg.Ass
         start = _history_start(contract, lake)
         warm_up_end = start + view.lookback if start is not None else None
         schema = feature_schema(contract, view, warm_up_end=warm_up_end)
-        wrong, warm = split_problems(schema_problems(frame, schema))
-        common = {"partitions": _span(evaluated), "rows": frame.height}
-        yield dg.AssetCheckResult(
+        if len(evaluated) > 1:  # a range run: each partition's own verdict (check_partitions)
+            for partition in evaluated:
+                part = frame.filter(pl.col(PARTITION) == partition)
+                for result in _results(contract, view, part, [partition], schema, warm_up_end):
+                    yield partition_evaluation(
+                        context, result, partition, blocking=blocking[result.check_name]
+                    )
+        yield from _results(contract, view, frame, evaluated, schema, warm_up_end)
+
+    return feature_checks
+
+
+def _results(
+    contract: DatasetContract,
+    view: FeatureView,
+    frame: pl.DataFrame,
+    evaluated: list[str],
+    schema: pa.DataFrameSchema,
+    warm_up_end: datetime | None,
+) -> list[dg.AssetCheckResult]:
+    """Both checks' results on `frame`, the rows of the `evaluated` partitions."""
+    asset = keys.features_key(contract, view)
+    late = warm_up_columns(view, feature_rules(contract, view))
+    wrong, warm = split_problems(schema_problems(frame, schema))
+    common = {"partitions": _span(evaluated), "rows": frame.height}
+    return [
+        dg.AssetCheckResult(
             asset_key=asset,
             check_name=FEATURES_MATCH_SCHEMA,
             passed=not wrong,
@@ -118,8 +148,8 @@ def build_feature_checks(contract: DatasetContract, view: FeatureView) -> dg.Ass
                     "problems": [p.as_dict() for p in wrong[:MAX_PROBLEMS]],
                 }
             ),
-        )
-        yield dg.AssetCheckResult(
+        ),
+        dg.AssetCheckResult(
             asset_key=asset,
             check_name=FEATURES_COMPLETE_AFTER_WARM_UP,
             passed=not warm,
@@ -134,9 +164,8 @@ def build_feature_checks(contract: DatasetContract, view: FeatureView) -> dg.Ass
                     "rows_in_warm_up": _rows_before(frame, contract, warm_up_end),
                 }
             ),
-        )
-
-    return feature_checks
+        ),
+    ]
 
 
 def _rows_before(frame: pl.DataFrame, contract: DatasetContract, end: datetime | None) -> int:

@@ -10,6 +10,10 @@ from datetime import timedelta
 
 import dagster as dg
 import pytest
+from dagster._core.storage.asset_check_execution_record import (
+    AssetCheckExecutionRecordStatus,
+    AssetCheckExecutionResolvedStatus,
+)
 
 from retrain_platform.core.synthetic import Fault, write_landing_files
 from retrain_platform.definitions import build_definitions
@@ -144,6 +148,35 @@ def test_every_layer_has_described_checks_that_ran_and_passed(graph):
     assert drift["missing"].value == [] and drift["model_features"].value > 0
     served = evaluations[("models/market_registered", "challenger_serves_contract_inputs")]
     assert served.metadata["version"].value == 1 and served.metadata["problems"].value == []
+
+
+def test_the_features_range_run_leaves_none_of_its_partitions_checks_skipped(graph):
+    """#16.4: the one run that built every features partition completed each partition's planned
+    check, so the UI (the worst status over partitions) shows the checks passed, not skipped."""
+    defs, instance, contract, _, _ = graph
+    asset = keys.features_key(contract, contract.view())
+    partitions_def = defs.resolve_asset_graph().get(asset).partitions_def
+    days = keyless_days(DAYS)
+    for name in ("features_match_schema", "features_complete_after_warm_up"):
+        key = dg.AssetCheckKey(asset, name)
+        latest = {}  # newest first: the first record of a partition is its latest
+        for record in instance.event_log_storage.get_asset_check_execution_history(key, limit=50):
+            latest.setdefault(record.partition, record)
+        assert {day: latest[day].status for day in days} == dict.fromkeys(
+            days, AssetCheckExecutionRecordStatus.SUCCEEDED
+        ), name
+        rows = [_metadata(latest[day])["rows"].value for day in days]  # each its own rows
+        assert min(rows) > 0 and sum(rows) == _metadata(latest[None])["rows"].value, rows
+        state = instance.event_log_storage.get_asset_check_state([(key, partitions_def)])[key]
+        shown = {status: subset for status, subset in state.subsets.items() if not subset.is_empty}
+        assert set(shown) == {AssetCheckExecutionResolvedStatus.SUCCEEDED}, (name, shown)
+        assert set(days) <= set(
+            shown[AssetCheckExecutionResolvedStatus.SUCCEEDED].subset_value.get_partition_keys()
+        ), name
+
+
+def _metadata(record) -> dict:
+    return record.event.dagster_event.event_specific_data.metadata
 
 
 def test_a_partition_whose_rows_were_all_refused_shows_blocked_on_validated(graph):
