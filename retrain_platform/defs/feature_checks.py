@@ -12,7 +12,6 @@ also records each partition's verdict (`defs.check_partitions`), so no partition
 from datetime import datetime
 
 import dagster as dg
-import pandera.polars as pa
 import polars as pl
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
@@ -20,6 +19,7 @@ from deltalake.exceptions import TableNotFoundError
 from retrain_platform.contracts import DatasetContract
 from retrain_platform.contracts.model import FeatureView
 from retrain_platform.core.features.schema import (
+    SchemaProblem,
     feature_rules,
     feature_schema,
     schema_problems,
@@ -109,14 +109,17 @@ def build_feature_checks(contract: DatasetContract, view: FeatureView) -> dg.Ass
         start = _history_start(contract, lake)
         warm_up_end = start + view.lookback if start is not None else None
         schema = feature_schema(contract, view, warm_up_end=warm_up_end)
+        problems = schema_problems(frame, schema)
         if len(evaluated) > 1:  # a range run: each partition's own verdict (check_partitions)
             for partition in evaluated:
                 part = frame.filter(pl.col(PARTITION) == partition)
-                for result in _results(contract, view, part, [partition], schema, warm_up_end):
+                # every check is per row or per dtype: the partitions of a clean range are clean
+                found = schema_problems(part, schema) if problems else []
+                for result in _results(contract, view, part, [partition], found, warm_up_end):
                     yield partition_evaluation(
                         context, result, partition, blocking=blocking[result.check_name]
                     )
-        yield from _results(contract, view, frame, evaluated, schema, warm_up_end)
+        yield from _results(contract, view, frame, evaluated, problems, warm_up_end)
 
     return feature_checks
 
@@ -126,13 +129,13 @@ def _results(
     view: FeatureView,
     frame: pl.DataFrame,
     evaluated: list[str],
-    schema: pa.DataFrameSchema,
+    problems: list[SchemaProblem],
     warm_up_end: datetime | None,
 ) -> list[dg.AssetCheckResult]:
-    """Both checks' results on `frame`, the rows of the `evaluated` partitions."""
+    """Both checks' results on `frame` (the rows of the `evaluated` partitions) and its problems."""
     asset = keys.features_key(contract, view)
     late = warm_up_columns(view, feature_rules(contract, view))
-    wrong, warm = split_problems(schema_problems(frame, schema))
+    wrong, warm = split_problems(problems)
     common = {"partitions": _span(evaluated), "rows": frame.height}
     return [
         dg.AssetCheckResult(
