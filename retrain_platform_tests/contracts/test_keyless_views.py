@@ -4,20 +4,16 @@ with no feature views gets the default view of its own features. Loading only; n
 from pathlib import Path
 
 import pytest
-import yaml
 
 from retrain_platform.contracts import DEFAULT_CONTRACT_PATH, ContractError, load_contract
 from retrain_platform.contracts.model import SERIES_DTYPE, SERIES_KEY
 from retrain_platform.core import platform_columns as pc
+from retrain_platform_tests.fixtures.contract_files import write_contract_variant
 from retrain_platform_tests.fixtures.keyless import KEYLESS_CONTRACT_PATH, keyless_contract
 
 
 def _write(tmp_path: Path, source: Path, mutate) -> Path:
-    raw = yaml.safe_load(source.read_text())
-    mutate(raw)
-    path = tmp_path / "c.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    return path
+    return write_contract_variant(tmp_path, mutate, source)
 
 
 def test_the_series_column_is_a_platform_column_no_contract_can_declare(tmp_path):

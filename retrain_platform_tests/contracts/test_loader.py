@@ -11,15 +11,12 @@ from retrain_platform.contracts import (
     active_contracts,
     load_contract,
 )
+from retrain_platform_tests.fixtures.contract_files import write_contract_variant
 from retrain_platform_tests.fixtures.keyless import KEYLESS_CONTRACT_PATH
 
 
 def _write(tmp_path: Path, mutate) -> Path:
-    raw = yaml.safe_load(DEFAULT_CONTRACT_PATH.read_text())
-    mutate(raw)
-    path = tmp_path / "c.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    return path
+    return write_contract_variant(tmp_path, mutate)
 
 
 def test_default_contract_loads_with_roles(contract):

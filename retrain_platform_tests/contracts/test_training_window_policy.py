@@ -3,17 +3,13 @@
 from pathlib import Path
 
 import pytest
-import yaml
 
-from retrain_platform.contracts import DEFAULT_CONTRACT_PATH, ContractError, load_contract
+from retrain_platform.contracts import ContractError, load_contract
+from retrain_platform_tests.fixtures.contract_files import write_contract_variant
 
 
 def _write(tmp_path: Path, mutate) -> Path:
-    raw = yaml.safe_load(DEFAULT_CONTRACT_PATH.read_text())
-    mutate(raw)
-    path = tmp_path / "c.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    return path
+    return write_contract_variant(tmp_path, mutate)
 
 
 def _window(policy) -> tuple[str, int | None, int | None, int | None]:

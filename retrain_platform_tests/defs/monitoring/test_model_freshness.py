@@ -37,11 +37,11 @@ from retrain_platform.defs import model_keys as mk
 from retrain_platform.defs.alerting import build_data_freshness_alert_sensor
 from retrain_platform.defs.monitoring.model_freshness import DEPLOYED_AT
 from retrain_platform.defs.monitoring.retrain_sensor import build_retrain_sensor
-from retrain_platform.resources import ClockResource, DeltaLakeResource
+from retrain_platform.resources import ClockResource
 from retrain_platform.resources.notifier import NotifierResource
-from retrain_platform.resources.tracking import MlflowResource
 from retrain_platform_tests.defs.monitoring.test_retrain_sensor import register_champion
 from retrain_platform_tests.fixtures.receivers import webhook_receiver
+from retrain_platform_tests.fixtures.sensors import retrain_sensor_context
 from retrain_platform_tests.homes import isolate_home
 
 REPO = Path(__file__).resolve().parents[3]
@@ -100,18 +100,7 @@ def wait_for_state(instance, key: dg.AssetKey, expected: str) -> None:
 
 
 def tick(sensor, instance, store: MlflowStore, home, clock: ClockResource, cursor=None):
-    context = dg.build_sensor_context(
-        instance=instance,
-        cursor=cursor,
-        resources={
-            "mlflow": MlflowResource(
-                tracking_uri=store.tracking_uri, artifact_root=store.artifact_root
-            ),
-            "lake": DeltaLakeResource(root_uri=home.lake_uri),
-            "clock": clock,
-        },
-    )
-    return sensor.evaluate_tick(context)
+    return sensor.evaluate_tick(retrain_sensor_context(instance, home, store, cursor, clock))
 
 
 def _stop(process: subprocess.Popen) -> None:

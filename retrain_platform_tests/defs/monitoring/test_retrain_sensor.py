@@ -39,9 +39,8 @@ from retrain_platform.defs import keys
 from retrain_platform.defs import model_keys as mk
 from retrain_platform.defs.monitoring import metadata as mon
 from retrain_platform.defs.monitoring.retrain_sensor import build_retrain_sensor
-from retrain_platform.resources import ClockResource, DeltaLakeResource
-from retrain_platform.resources.tracking import MlflowResource
 from retrain_platform_tests.fixtures.models import with_policy
+from retrain_platform_tests.fixtures.sensors import retrain_sensor_context
 
 DAY0 = date(2026, 3, 1)
 DRIFT_DAY = DAY0 + timedelta(days=6)
@@ -146,18 +145,7 @@ def report(instance, key: dg.AssetKey, partition: str, metadata) -> None:
 
 
 def tick(sensor, instance, home, store, cursor=None):
-    context = dg.build_sensor_context(
-        instance=instance,
-        cursor=cursor,
-        resources={
-            "mlflow": MlflowResource(
-                tracking_uri=store.tracking_uri, artifact_root=store.artifact_root
-            ),
-            "lake": DeltaLakeResource(root_uri=home.lake_uri),
-            "clock": ClockResource(),
-        },
-    )
-    return sensor.evaluate_tick(context)
+    return sensor.evaluate_tick(retrain_sensor_context(instance, home, store, cursor))
 
 
 def named(contract, name):
@@ -272,17 +260,7 @@ class _Lines(logging.Handler):
 
 def logged_tick(sensor, instance, home, store, cursor=None):
     """`tick`, and the lines the tick logged."""
-    context = dg.build_sensor_context(
-        instance=instance,
-        cursor=cursor,
-        resources={
-            "mlflow": MlflowResource(
-                tracking_uri=store.tracking_uri, artifact_root=store.artifact_root
-            ),
-            "lake": DeltaLakeResource(root_uri=home.lake_uri),
-            "clock": ClockResource(),
-        },
-    )
+    context = retrain_sensor_context(instance, home, store, cursor)
     handler = _Lines()
     context.log.addHandler(handler)
     return sensor.evaluate_tick(context), handler.lines
