@@ -73,6 +73,7 @@ bench: install
 	$(PY) -m benchmarks.online_store
 	$(PY) -m benchmarks.drift
 	$(PY) -m benchmarks.serving
+	$(PY) -m benchmarks.backtest
 
 # Style, formatting and the import direction (contracts in pyproject.toml [tool.importlinter]).
 LINT_PATHS := retrain_platform retrain_platform_tests benchmarks feature_store
