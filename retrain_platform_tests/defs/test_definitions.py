@@ -164,6 +164,7 @@ def test_two_contracts_in_one_location(contract, weather_contract, home, monkeyp
             ("deployment", "weather_champion"),
             ("monitoring", "weather_drift"),
             ("monitoring", "weather_performance"),
+            ("monitoring", "weather_policy_backtest"),
             ("features", "transactions_card_history"),
             ("features", "transactions_card_history_live"),
             ("features", "transactions_registry"),
@@ -173,6 +174,7 @@ def test_two_contracts_in_one_location(contract, weather_contract, home, monkeyp
             ("deployment", "transactions_champion"),
             ("monitoring", "transactions_drift"),
             ("monitoring", "transactions_performance"),
+            ("monitoring", "transactions_policy_backtest"),
         ]
     }
     assert {s.name for s in defs.sensors} >= {

@@ -60,6 +60,7 @@ def test_every_layer_is_built_for_a_keyless_contract(contract, home):
         "deployment/market_champion",
         "monitoring/market_drift",
         "monitoring/market_performance",
+        "monitoring/market_policy_backtest",
     }
 
 

@@ -55,6 +55,7 @@ def test_every_layer_is_built_for_weather(weather_contract, home):
         "deployment/weather_champion",
         "monitoring/weather_drift",
         "monitoring/weather_performance",
+        "monitoring/weather_policy_backtest",
     }
     key = dg.AssetKey.from_user_string("features/weather_series")
     schema = defs.resolve_assets_def(key).metadata_by_key[key]["dagster/column_schema"]
