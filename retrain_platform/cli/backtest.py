@@ -1,30 +1,38 @@
-"""`retrain-platform backtest`: replay a historical source under retraining policies.
+"""`retrain-platform backtest`: replay a historical source through the platform's loop under
+retraining policies and compare them.
 
-Draws progress bars on a terminal (files read, then each policy's partitions; `--no-progress`
-for none), prints one line per policy as it finishes, then the comparison table (fits, mean
-accuracy and ROC-AUC over the evaluated partitions); `--plot PATH` saves accuracy per partition
-per policy as a PNG and `--csv PATH` the per-partition scores. See `core/backtest.py` for the
-protocol.
+Draws progress bars on a terminal (files read, features, models fitted, then each policy's
+partitions; `--no-progress` for none), then prints the comparison table: fits, mean ROC-AUC and
+accuracy of the serving model, the share of partitions under the floor, the C_alpha area, the
+oracle at the same number of fits and, with `--onset`, the partitions to recover after each drift
+onset. `--plot` saves the per-partition plot, `--frontier` the frontier plot, `--csv` the
+per-partition steps and `--json` the table and the frontier. See `core/backtest`.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from retrain_platform.cli.options import add_contract_option, contract_from
 from retrain_platform.cli.progress import Bars, add_progress_option
+from retrain_platform.contracts import DatasetContract
+from retrain_platform.contracts.policy import override_policy
 from retrain_platform.core.backtest import (
-    ALL_POLICIES,
     BacktestOptions,
-    PolicyResult,
+    BacktestResult,
     format_table,
     parse_policies,
-    plot_backtest,
+    parse_settings,
+    plot_frontier,
+    plot_partitions,
     run_backtest,
 )
+from retrain_platform.core.backtest.policies import DEFAULT_SCHEDULES, METRICS, replay_training
 
 
 def _positive(text: str) -> int:
@@ -35,98 +43,132 @@ def _positive(text: str) -> int:
     return value
 
 
-def cmd_backtest(args: argparse.Namespace) -> int:
-    """Run the backtest the arguments describe; 2 on a bad policy or an unusable source."""
-    contract = contract_from(args)
-    try:
-        policies = parse_policies(args.policy or ["all"])
-    except ValueError as exc:
-        print(f"backtest: {exc}", file=sys.stderr)
-        return 2
-    options = BacktestOptions(
-        window=args.window,
-        training_window=args.training_window,
-        drift_window=args.drift_window,
-        num_trees=args.trees,
-        num_leaves=args.leaves,
-        seed=args.seed,
-        gate=args.gate,
+def backtest_options(args: argparse.Namespace) -> BacktestOptions:
+    """The options the shared backtest arguments describe (`--rounds`: a smaller search)."""
+    rounds = getattr(args, "rounds", None)
+    training = replay_training()
+    if rounds is not None:
+        training = replace(
+            training, max_rounds=rounds, early_stopping_rounds=max(1, min(30, rounds // 4))
+        )
+    return BacktestOptions(
+        training=training,
+        gate=not args.no_gate,
+        metric=args.metric,
+        alpha_max=args.alpha_max,
+        onsets=tuple(args.onset or ()),
+        workers=args.workers,
+        view=args.view,
+        first_fit=args.first_fit,
     )
 
-    def progress(result: PolicyResult) -> None:
-        print(
-            f"  {result.policy.name}: {result.fits} fits, accuracy {result.mean_accuracy:.2%}, "
-            f"{result.seconds:.1f}s",
-            flush=True,
-        )
 
-    source = Path(args.source)
+def contract_with_settings(
+    contract: DatasetContract, settings: list[str] | None
+) -> DatasetContract:
+    """The contract with `--set key=value` applied to its policy, for every policy replayed."""
+    if not settings:
+        return contract
+    changed = override_policy(contract.policy, dict(parse_settings(settings, separator="\0")))
+    return replace(contract, policy=changed)
+
+
+def write_outputs(result: BacktestResult, args: argparse.Namespace, grain: str) -> None:
+    """The plots, CSV and JSON the arguments ask for, each path printed."""
+    if args.plot:
+        print(f"plot: {plot_partitions(result, Path(args.plot), grain=grain)}")
+    if args.frontier:
+        print(f"frontier: {plot_frontier(result, Path(args.frontier))}")
+    if args.csv:
+        result.per_partition().write_csv(args.csv)
+        print(f"per-partition steps: {args.csv}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result.to_json(), indent=2, default=str) + "\n")
+        print(f"json: {args.json}")
+
+
+def describe(result: BacktestResult, contract: DatasetContract, gated: bool) -> str:
+    """The line before the table: the data, the window, what was evaluated and fitted."""
+    evaluated = result.partitions
+    return (
+        f"{contract.dataset}: {len(evaluated)} {contract.partitioning.grain} partitions "
+        f"evaluated ({evaluated[0]} .. {evaluated[-1]}), {result.window} window, "
+        f"label delay {contract.label.delay}, {'gated' if gated else 'no gate'}; "
+        f"{result.fitted_models} models fitted ({result.fit_seconds:.0f} s of fitting), "
+        f"{result.seconds:.1f} s in all"
+    )
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    """Run the backtest the arguments describe; 2 on a bad policy or an unusable source."""
     try:
+        contract = contract_with_settings(contract_from(args), args.set)
+        policies = parse_policies(args.policy or ["all"], contract.partitioning.grain)
+        for policy in policies:
+            policy.contract_for(contract)  # a bad override fails here, before any work
         with Bars.for_args(args) as bars:
             result = run_backtest(
-                source, contract, policies, options, progress=progress, steps=bars
+                Path(args.source), contract, policies, backtest_options(args), steps=bars
             )
     except (FileNotFoundError, ValueError) as exc:
         print(f"backtest: {exc}", file=sys.stderr)
         return 2
-    prepared = result.source
-    print(
-        f"{contract.dataset}: {len(prepared.partitions)} {contract.partitioning.grain} partitions "
-        f"from {len(prepared.files)} file(s), {prepared.rows.height:,} valid rows "
-        f"({prepared.rows_rejected} rejected at typing, {prepared.rows_quarantined} quarantined, "
-        f"{prepared.duplicates} duplicates); {options.window_spec(contract).kind} window "
-        f"{result.window}, drift window "
-        f"{result.drift_window}, evaluated {result.policies[0].scores[0].partition} .. "
-        f"{result.policies[0].scores[-1].partition}{', gated' if args.gate else ''}"
-    )
+    print(describe(result, contract, not args.no_gate))
     print(format_table(result))
-    if args.plot:
-        path = plot_backtest(result, Path(args.plot), title=f"{contract.dataset} backtest")
-        print(f"plot: {path}")
-    if args.csv:
-        result.per_partition().write_csv(args.csv)
-        print(f"per-partition scores: {args.csv}")
+    write_outputs(result, args, contract.partitioning.grain)
     return 0
+
+
+def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments `backtest` and `calibrate` share: source, gate, metric, alpha, outputs."""
+    add_contract_option(parser)
+    parser.add_argument("--source", required=True, help="a landing file or a directory of them")
+    parser.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override one key of the contract's policy for the whole replay (repeatable)",
+    )
+    parser.add_argument("--metric", choices=METRICS, default="roc_auc", help="oracle's metric")
+    parser.add_argument(
+        "--alpha-max",
+        type=float,
+        default=0.1,
+        help="C_alpha = mean metric - alpha x retrains per partition, alpha in [0, this]",
+    )
+    parser.add_argument(
+        "--onset", action="append", help="a drift onset partition: recovery is measured after it"
+    )
+    parser.add_argument("--no-gate", action="store_true", help="deploy every retrain ungated")
+    parser.add_argument("--workers", type=int, default=0, help="fitting processes (0: cores)")
+    parser.add_argument("--view", help="the feature view the model uses (default: the first)")
+    parser.add_argument(
+        "--first-fit", help="partition of the first fit (default: the first full window)"
+    )
+    parser.add_argument("--plot", help="save the per-partition ROC-AUC plot as a PNG")
+    parser.add_argument("--frontier", help="save the frontier plot (metric against fits)")
+    parser.add_argument("--csv", help="save every policy's per-partition steps as CSV")
+    parser.add_argument("--json", help="save the table and the oracle frontier as JSON")
+    add_progress_option(parser)
 
 
 def add_backtest_command(subparsers: Any) -> None:
     """Add `backtest` to the `retrain-platform` parser."""
     parser = subparsers.add_parser(
-        "backtest", help="replay a historical source under retraining policies and compare them"
+        "backtest",
+        help="replay a historical source through the loop under retraining policies",
     )
-    add_contract_option(parser)
-    parser.add_argument("--source", required=True, help="a landing file or a directory of them")
+    schedules = "; ".join(f"{g}: {', '.join(map(str, n))}" for g, n in DEFAULT_SCHEDULES.items())
     parser.add_argument(
         "--policy",
         action="append",
-        help=f"never | every:N | drift | all (= {', '.join(ALL_POLICIES)}); repeatable; "
-        "default all",
+        help="never | every:N | contract | contract:key=value,... | oracle | all (never, "
+        f"every:N per grain ({schedules}), contract, oracle); repeatable; default all",
     )
     parser.add_argument(
-        "--window",
+        "--rounds",
         type=_positive,
-        help="labelled partitions trained on (default: the contract's policy.window_partitions)",
+        help="boosting rounds at most per fit (default: the retrain job's 400, early-stopped)",
     )
-    parser.add_argument(
-        "--training-window",
-        choices=["sliding", "expanding"],
-        help="the newest --window partitions, or every one from --window on (default: the "
-        "contract's policy.training_window)",
-    )
-    parser.add_argument(
-        "--drift-window",
-        type=_positive,
-        help="recent partitions compared with the training window (default 12 for monthly)",
-    )
-    parser.add_argument("--trees", type=_positive, default=200, help="boosting rounds (200)")
-    parser.add_argument("--leaves", type=_positive, default=15, help="leaves per tree (15)")
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument(
-        "--gate",
-        action="store_true",
-        help="a refit serves only if it passes the evaluation gate on the window's last partition",
-    )
-    parser.add_argument("--plot", help="save accuracy per partition per policy as a PNG")
-    parser.add_argument("--csv", help="save the per-partition scores as CSV")
-    add_progress_option(parser)
+    add_replay_arguments(parser)
     parser.set_defaults(func=cmd_backtest)

@@ -168,6 +168,10 @@ class Policy:
     # Retrain once this many labelled rows arrived after the champion's training window (off
     # when None): the lowest-priority trigger, after drift, performance and age.
     retrain_on_new_labelled_rows: int | None = None
+    # A trigger that fires within this many hours of the last automatic retrain is held; a drift
+    # episode already retrained fires again only once its max PSI grew by this factor.
+    retrain_cooldown_hours: float = 6.0
+    drift_worsening_factor: float = 1.5
     # Serving budgets a candidate must meet before it becomes champion (checked in a child
     # process by the deployment step): p99 latency of single-row predictions, size of the model.
     max_p99_ms: float = 50.0

@@ -7,8 +7,11 @@ sizes default per partition grain (`WINDOW_DEFAULTS`); the loaded policy holds t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
+
+import yaml
 
 from retrain_platform.contracts.model import (
     DRIFT_HTML_MODES,
@@ -84,6 +87,8 @@ _POLICY_FIELDS: dict[str, Callable[[Any], Any]] = {
     "min_slice_rows": int,
     "max_gate_rejection_rate": float,
     "retrain_on_new_labelled_rows": int,
+    "retrain_cooldown_hours": float,
+    "drift_worsening_factor": float,
     "max_p99_ms": float,
     "max_model_mb": float,
 }
@@ -157,6 +162,10 @@ def _check_policy_values(p: Reader, values: dict[str, Any], column_names: set[st
         p.fail("must be a positive number of values", p.sub("drift_min_values"))
     if values.get("retrain_on_new_labelled_rows", 1) < 1:
         p.fail("must be a positive number of rows", p.sub("retrain_on_new_labelled_rows"))
+    if values.get("retrain_cooldown_hours", 0.0) < 0:
+        p.fail("must be a non-negative number of hours", p.sub("retrain_cooldown_hours"))
+    if values.get("drift_worsening_factor", 1.0) < 1:
+        p.fail("must be at least 1", p.sub("drift_worsening_factor"))
     for budget in ("max_p99_ms", "max_model_mb"):
         if not values.get(budget, 1.0) > 0:
             p.fail("must be a positive budget", p.sub(budget))
@@ -196,3 +205,46 @@ def _training_window(p: Reader, grain: str | None) -> dict[str, Any]:
                 p.sub("window_partitions"),
             )
     return {"training_window": kind, **sizes}
+
+
+POLICY_KEYS = (*_POLICY_FIELDS, "training_window", *WINDOW_SIZES)
+
+
+def override_policy(policy: Policy, settings: Mapping[str, object]) -> Policy:
+    """`policy` with the `settings` (policy key -> value, text as YAML reads it) replaced.
+
+    The backtest's `--set` and named variants, and `calibrate`'s candidates: each value is
+    converted as the loader converts it; an unknown key, a value of the wrong kind or a window
+    left with nothing to train on is a ValueError naming the key.
+    """
+    values: dict[str, Any] = {}
+    for key, raw in settings.items():
+        value = yaml.safe_load(raw) if isinstance(raw, str) else raw
+        if key not in POLICY_KEYS:
+            msg = f"unknown policy key {key!r} (known: {', '.join(sorted(POLICY_KEYS))})"
+            raise ValueError(msg)
+        try:
+            if key in WINDOW_SIZES:
+                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                    raise ValueError
+                values[key] = value
+            elif key == "training_window":
+                if value not in TRAINING_WINDOWS:
+                    raise ValueError
+                values[key] = value
+            elif key == "retrain_on_new_labelled_rows" and value is None:
+                values[key] = None
+            else:
+                values[key] = _POLICY_FIELDS[key](value)
+        except (TypeError, ValueError):
+            msg = f"policy {key}: {raw!r} is not a valid value"
+            raise ValueError(msg) from None
+    changed = replace(policy, **values)
+    sizes = [getattr(changed, name) for name in WINDOW_SIZES]
+    if None not in sizes and sizes[0] <= sizes[1] + sizes[2]:
+        msg = (
+            f"policy window_partitions {sizes[0]} leaves nothing to train on after "
+            f"{sizes[1]} validation and {sizes[2]} holdout partition(s)"
+        )
+        raise ValueError(msg)
+    return changed

@@ -9,9 +9,13 @@ from rich.console import Console
 
 from retrain_platform.cli.progress import Bars
 from retrain_platform.core.backtest import BacktestOptions, parse_policies, run_backtest
-from retrain_platform.core.backtest.replay import READING
+from retrain_platform.core.backtest.history import FEATURES
+from retrain_platform.core.backtest.replay import FITTING
+from retrain_platform.core.backtest.source import READING
+from retrain_platform.core.models.training import TrainingOptions
 from retrain_platform.core.synthetic import write_landing_files
 from retrain_platform.core.synthetic.landing import GENERATING
+from retrain_platform_tests.fixtures.models import with_policy
 
 
 def _recorder():
@@ -35,20 +39,26 @@ def test_a_backtest_reports_each_file_and_each_policy_partition_once(contract, t
     assert generated == [(GENERATING, day, days) for day in range(1, days + 1)]
 
     calls, on_step = _recorder()
-    options = BacktestOptions(window=6, drift_window=3, num_trees=10)
+    small = with_policy(
+        contract, window_partitions=6, validation_partitions=1, holdout_partitions=1
+    )
+    training = TrainingOptions(max_rounds=10, early_stopping_rounds=5, folds=2, num_threads=1)
+    options = BacktestOptions(training=training, workers=1)
     policies = parse_policies(["never", "every:4"])
-    result = run_backtest(tmp_path, contract, policies, options, steps=on_step)
+    result = run_backtest(tmp_path, small, policies, options, steps=on_step)
 
-    files = len(result.source.files)
+    files = len(list(tmp_path.glob("*.parquet")))
     assert [c for c in calls if c[0] == READING] == [
         (READING, i, files) for i in range(1, files + 1)
     ]
+    fitting = [c for c in calls if c[0] == FITTING]
+    assert fitting and fitting[-1][1] == fitting[-1][2]  # every prefitted model reported
+    assert [c for c in calls if c[0] == FEATURES][-1][1:] == (days, days)
+    evaluated = len(result.partitions)
     for policy in result.policies:
-        evaluated = len(policy.scores)
-        assert evaluated > 0
-        mine = [c for c in calls if c[0] == policy.policy.name]
-        assert mine == [(policy.policy.name, i, evaluated) for i in range(1, evaluated + 1)]
-    assert len(calls) == files + sum(len(p.scores) for p in result.policies)
+        assert len(policy.steps) == evaluated > 0
+        mine = [c for c in calls if c[0] == policy.name]
+        assert mine == [(policy.name, i, evaluated) for i in range(1, evaluated + 1)]
 
 
 def test_bars_draw_on_a_terminal_only():

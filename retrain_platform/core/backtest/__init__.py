@@ -1,70 +1,59 @@
-"""Backtest of retraining policies: replay a historical source partition by partition.
+"""Backtest of retraining policies: the platform's loop replayed over a historical source.
 
-The question it answers: how much accuracy does a retraining policy buy, for how many fits?
-Each policy is replayed over the same history with the same core functions the assets use:
-files are read (`landing.read_file`) and typed to the contract (`ingest.conform_file`), rows are
-validated (`validate.validate_rows`), models are LightGBM fits with the platform's deterministic
-parameters (`training.lightgbm_params`, `training.refit`, `training.predict`), drift is the fast
-path of `drift.drift_summary` with the contract's thresholds, and (optionally) every retrained
-challenger must pass `gate.evaluate_gate` against the serving model to replace it. No Dagster run
-is started per partition: the replay is plain function calls, hence minutes for decades.
+The question it answers: how much performance does a retraining policy buy, for how many fits,
+and how close is it to the best any schedule could have done? The replay runs what the platform
+runs, as plain function calls: the raw and validated layers' typing and validation, the
+contract's feature view (point in time, computed once), the label delay (a partition's labels
+are used only once due), the policy's training window and splits (`select_window`), the retrain
+job's candidate search and gate, the drift and live-performance reports, and the retrain
+sensor's `triggers.decide` on the same observations. See `loop` for one step, `replay` for the
+whole run, `oracle` for the hindsight bound and `results` for the figures (C_alpha, recovery).
 
-Protocol, for partitions p_0 .. p_n in time order: the model that scores partition p_i was
-fitted on the training window the platform would have frozen at p_i's start
-(`core.datasets.window.select_window` with the contract's policy: the newest W partitions before
-p_i whose labels are due then, or all of them for an expanding window; never p_i itself). The
-partitions from the first with W labelled partitions before it to p_n are evaluated. Before
-scoring p_i a policy decides whether to refit:
-
-- `never`: one fit, at the first evaluated partition;
-- `every:N`: a fit at the first evaluated partition and every N partitions after it;
-- `drift`: a fit at the first evaluated partition, then whenever any feature of the recent
-  partitions (the `drift_window` partitions up to and including p_i; its features, not its
-  labels, are known when it is scored) drifts from the serving model's training window (PSI
-  above `policy.drift_psi_threshold`). A window of recent partitions rather than p_i alone,
-  because a single month of a seasonal source always differs from five years of it.
-
-With `gate=True` a refit's challenger is trained on the window minus its newest partition, the
-gate's holdout (as the platform never trains on a holdout), and replaces the serving model only
-if the gate passes against it; the first model always serves (there is nothing else to serve).
-
-Determinism: a fixed seed, one thread, a stable row order; two runs give the same numbers.
+Determinism: fixed seeds, one thread per fit, a stable row order; two runs give the same numbers.
 """
 
+from retrain_platform.core.backtest.plots import plot_frontier, plot_partitions
 from retrain_platform.core.backtest.policies import (
-    ALL_POLICIES,
-    DRIFT,
+    CONTRACT,
     EVERY,
     NEVER,
+    ORACLE,
     BacktestOptions,
     RetrainPolicy,
+    default_policies,
     parse_policies,
     parse_policy,
+    parse_settings,
+    with_settings,
 )
-from retrain_platform.core.backtest.replay import PreparedSource, prepare_source, run_backtest
+from retrain_platform.core.backtest.replay import run_backtest
 from retrain_platform.core.backtest.results import (
     BacktestResult,
-    PartitionScore,
     PolicyResult,
+    StepRecord,
     format_table,
-    plot_backtest,
 )
+from retrain_platform.core.backtest.source import PreparedSource, prepare_source
 
 __all__ = [
-    "ALL_POLICIES",
     "BacktestOptions",
     "BacktestResult",
-    "DRIFT",
+    "CONTRACT",
     "EVERY",
     "NEVER",
-    "PartitionScore",
+    "ORACLE",
     "PolicyResult",
     "PreparedSource",
     "RetrainPolicy",
+    "StepRecord",
+    "default_policies",
     "format_table",
     "parse_policies",
     "parse_policy",
-    "plot_backtest",
+    "parse_settings",
+    "plot_frontier",
+    "plot_partitions",
     "prepare_source",
     "run_backtest",
+    "with_settings",
 ]

@@ -1,87 +1,136 @@
-"""Retraining policies a backtest compares (never, every N partitions, drift) and its options."""
+"""The retraining policies a backtest compares, and its options.
+
+- `never`: the first model serves throughout;
+- `every:N`: a retrain every N partitions (the defaults of `all` follow the grain: for daily
+  data every day, week and month);
+- `contract`: the contract's own policy, replayed through `triggers.decide` as the retrain
+  sensor runs it; `contract:key=value,key=value` is a named variant with those policy keys
+  overridden (`--set key=value` overrides them for every contract policy);
+- `oracle`: for each number of fits K, the K retrain points that maximise mean performance over
+  the replay, in hindsight (`core.backtest.oracle`); it bounds every policy from above.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
 from retrain_platform.contracts import DatasetContract
-from retrain_platform.core.datasets.window import WindowSpec, window_spec
+from retrain_platform.contracts.policy import override_policy
+from retrain_platform.core.models.training import TrainingOptions
 
-NEVER, EVERY, DRIFT = "never", "every", "drift"
-ALL_POLICIES = ("never", "every:1", "every:6", "every:12", "drift")
-
-
-# The training window is the contract policy's (`core.datasets.window`), as in the platform.
-DEFAULT_DRIFT_WINDOWS = {"monthly": 12, "weekly": 13, "daily": 7, "hourly": 24}
-SMOOTHING = 12  # partitions in the plot's trailing mean
+NEVER, EVERY, CONTRACT, ORACLE = "never", "every", "contract", "oracle"
+# `every:N` schedules of `all` per grain: each partition, then two natural periods
+DEFAULT_SCHEDULES = {
+    "hourly": (1, 24, 168),
+    "daily": (1, 7, 30),
+    "weekly": (1, 4, 13),
+    "monthly": (1, 6, 12),
+}
+METRICS = ("roc_auc", "accuracy")
 
 
 @dataclass(frozen=True)
 class RetrainPolicy:
-    """When to refit: never, every N partitions, or on drift."""
+    """When to refit: never, every N partitions, the contract's triggers (with overrides), or
+    the hindsight oracle."""
 
     kind: str
     every: int = 0
+    overrides: tuple[tuple[str, str], ...] = ()
 
     @property
     def name(self) -> str:
-        return f"{EVERY}:{self.every}" if self.kind == EVERY else self.kind
+        if self.kind == EVERY:
+            return f"{EVERY}:{self.every}"
+        if self.overrides:
+            return f"{self.kind}:" + ",".join(f"{k}={v}" for k, v in self.overrides)
+        return self.kind
+
+    def contract_for(self, contract: DatasetContract) -> DatasetContract:
+        """The contract with this policy's overrides applied to its `policy`."""
+        if not self.overrides:
+            return contract
+        return replace(contract, policy=override_policy(contract.policy, dict(self.overrides)))
+
+
+def parse_settings(texts: Sequence[str], separator: str = ",") -> tuple[tuple[str, str], ...]:
+    """`key=value` pairs (split by `separator` when several are in one text)."""
+    pairs: list[tuple[str, str]] = []
+    for text in texts:
+        for item in filter(None, (part.strip() for part in text.split(separator))):
+            key, sign, value = item.partition("=")
+            if not sign or not key.strip():
+                msg = f"{item!r} is not key=value"
+                raise ValueError(msg)
+            pairs.append((key.strip(), value.strip()))
+    return tuple(pairs)
 
 
 def parse_policy(text: str) -> RetrainPolicy:
-    """`never`, `every:N` (N >= 1) or `drift`; anything else is a ValueError naming the forms."""
-    value = text.strip().lower()
-    if value in (NEVER, DRIFT):
-        return RetrainPolicy(value)
-    kind, _, count = value.partition(":")
-    if kind == EVERY and count.isdigit() and int(count) >= 1:
-        return RetrainPolicy(EVERY, int(count))
-    msg = f"unknown policy {text!r} (expected never, every:N with N >= 1, drift, or all)"
+    """One policy; anything but the forms of the module docstring is a ValueError naming them."""
+    value = text.strip()
+    lowered = value.lower()
+    if lowered in (NEVER, CONTRACT, ORACLE):
+        return RetrainPolicy(lowered)
+    kind, _, rest = value.partition(":")
+    if kind.lower() == EVERY and rest.isdigit() and int(rest) >= 1:
+        return RetrainPolicy(EVERY, int(rest))
+    if kind.lower() == CONTRACT and rest:
+        return RetrainPolicy(CONTRACT, overrides=parse_settings([rest]))
+    msg = (
+        f"unknown policy {text!r} (expected never, every:N with N >= 1, contract, "
+        "contract:key=value,..., oracle, or all)"
+    )
     raise ValueError(msg)
 
 
-def parse_policies(texts: Sequence[str]) -> list[RetrainPolicy]:
-    """Policies in the order given, `all` expanding to `ALL_POLICIES`, duplicates dropped."""
-    expanded: list[str] = []
+def default_policies(grain: str) -> list[RetrainPolicy]:
+    """What `all` means for a grain: never, its fixed schedules, the contract, the oracle."""
+    schedules = [RetrainPolicy(EVERY, n) for n in DEFAULT_SCHEDULES[grain]]
+    return [RetrainPolicy(NEVER), *schedules, RetrainPolicy(CONTRACT), RetrainPolicy(ORACLE)]
+
+
+def parse_policies(texts: Sequence[str], grain: str = "daily") -> list[RetrainPolicy]:
+    """Policies in the order given, `all` expanded for the grain, duplicates dropped."""
+    policies: list[RetrainPolicy] = []
     for text in texts:
-        expanded.extend(ALL_POLICIES if text.strip().lower() == "all" else [text])
-    unique = {parse_policy(t).name: parse_policy(t) for t in expanded}
-    return list(unique.values())
+        if text.strip().lower() == "all":
+            policies.extend(default_policies(grain))
+        else:
+            policies.append(parse_policy(text))
+    return list({p.name: p for p in policies}.values())
+
+
+def with_settings(
+    policies: Sequence[RetrainPolicy], settings: Mapping[str, str]
+) -> list[RetrainPolicy]:
+    """Every contract policy with `settings` added to its overrides (`--set`)."""
+    if not settings:
+        return list(policies)
+    extra = tuple(settings.items())
+    return [
+        replace(p, overrides=(*extra, *p.overrides)) if p.kind == CONTRACT else p for p in policies
+    ]
+
+
+def replay_training() -> TrainingOptions:
+    """The candidate search a backtest's retrains run: the retrain job's, on one thread each
+    (the backtest runs its fits in parallel processes)."""
+    return TrainingOptions(num_threads=1)
 
 
 @dataclass(frozen=True)
 class BacktestOptions:
-    """Model size, window lengths, seed and threads of a backtest.
+    """How the backtest runs: the gate, the oracle's metric, C_alpha's range, drift onsets, the
+    training search, the processes, the view and the first fit."""
 
-    `window` and `training_window` override the policy's `window_partitions` and
-    `training_window`; unset, the backtest trains on the window the platform would.
-    """
-
-    window: int | None = None
-    training_window: str | None = None
-    drift_window: int | None = None
-    num_trees: int = 200
-    num_leaves: int = 15
-    learning_rate: float = 0.1
-    seed: int = 42
-    num_threads: int = 1
-    gate: bool = False
-
-    def window_spec(self, contract: DatasetContract) -> WindowSpec:
-        """The policy's training window with this backtest's overrides. Its split is the
-        backtest's own: nothing for validation, and the newest partition the gate's holdout when
-        there is a gate (none without: a refit uses the whole window)."""
-        return window_spec(
-            contract,
-            kind=self.training_window,
-            partitions=self.window,
-            validation=0,
-            holdout=1 if self.gate else 0,
-        )
-
-    def window_for(self, contract: DatasetContract) -> int:
-        return self.window_spec(contract).partitions
-
-    def drift_window_for(self, contract: DatasetContract) -> int:
-        return self.drift_window or DEFAULT_DRIFT_WINDOWS.get(contract.partitioning.grain, 12)
+    gate: bool = True
+    metric: str = "roc_auc"
+    alpha_max: float = 0.1
+    onsets: tuple[str, ...] = ()
+    training: TrainingOptions = field(default_factory=replay_training)
+    workers: int = 0  # 0: one per core
+    view: str | None = None
+    first_fit: str | None = None  # partition of the first fit (default: the first full window)
+    oracle_max_fits: int | None = None  # None: up to the largest fit count of the others

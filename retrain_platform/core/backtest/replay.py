@@ -1,228 +1,152 @@
-"""The replay: a historical source validated once, then each policy partition by partition."""
+"""The backtest end to end: read the source, featurize it once, fit what is needed, replay.
+
+1. the source is read, typed and validated once (`source.prepare_source`) and the contract's
+   feature view computed over it once (`history.build_history`);
+2. the models the fixed schedules and the oracle need are known in advance: they are fitted in
+   parallel processes (`bank.fit_step`, one thread each) and scored on every later partition;
+   a contract policy's retrains are looked up there, or fitted when first needed;
+3. each policy is replayed (`loop.replay_policy`); the oracle's frontier is computed from the
+   bank (`oracle.oracle_frontier`) and its schedule at each contract policy's fit count is
+   replayed too, for the table.
+
+Policies whose overrides change the window, the decision threshold or the drift sample get a
+bank of their own; the others share one.
+"""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import lightgbm as lgb
-import numpy as np
-import polars as pl
-
 from retrain_platform.contracts import DatasetContract
-from retrain_platform.core import platform_columns as pc
-from retrain_platform.core.backtest.policies import DRIFT, EVERY, BacktestOptions, RetrainPolicy
-from retrain_platform.core.backtest.results import (
-    BacktestResult,
-    PartitionScore,
-    PolicyResult,
-    PreparedSource,
+from retrain_platform.core.backtest.bank import Fitted, Matrix, ModelBank, fit_step
+from retrain_platform.core.backtest.history import ReplayHistory, build_history
+from retrain_platform.core.backtest.loop import replay_policy
+from retrain_platform.core.backtest.oracle import oracle_frontier
+from retrain_platform.core.backtest.policies import (
+    CONTRACT,
+    EVERY,
+    ORACLE,
+    BacktestOptions,
+    RetrainPolicy,
 )
-from retrain_platform.core.datasets.training_set import SPLIT, TRAIN
-from retrain_platform.core.datasets.window import WindowSpec, labelled_partitions, select_window
-from retrain_platform.core.ingest.landing import LandingFile, list_landing_files, read_file
-from retrain_platform.core.ingest.rows import conform_file
-from retrain_platform.core.models import training
-from retrain_platform.core.models.gate import evaluate_gate
-from retrain_platform.core.models.inputs import label_vector, stable_order
-from retrain_platform.core.models.metrics import roc_auc
-from retrain_platform.core.monitoring.drift import (
-    build_reference_profile,
-    drift_features,
-    drift_summary,
-)
-from retrain_platform.core.partitions import partition_start
+from retrain_platform.core.backtest.results import BacktestResult, PolicyResult, StepRecord
+from retrain_platform.core.backtest.source import PreparedSource, prepare_source
+from retrain_platform.core.datasets.window import window_spec
 from retrain_platform.core.progress import ProgressCallback, report
-from retrain_platform.core.validate.rows import validate_rows
+
+FITTING = "fit models"
+_WORKER: dict[str, object] = {}
 
 
-def source_files(source: Path) -> list[LandingFile]:
-    """The file itself, or the landing-safe files of a directory in name order."""
-    if source.is_dir():
-        files, _refused = list_landing_files(source)
-        if not files:
-            msg = f"{source}: no readable landing file (.parquet, .csv, .jsonl, .ndjson)"
-            raise FileNotFoundError(msg)
-        return files
-    stat = source.stat()
-    return [LandingFile(source.name, source, stat.st_size, stat.st_mtime_ns)]
-
-
-READING = "read source files"
-
-
-def prepare_source(
-    source: Path, contract: DatasetContract, *, progress: ProgressCallback | None = None
-) -> PreparedSource:
-    """Read, type and validate every row of the source, as the raw and validated layers do.
-
-    Validation runs once over all partitions: its rules are per row and its de-duplication per
-    primary key, so the result is the one partition-by-partition validation would give.
-    `progress` is called (`READING`) as each file is read.
-    """
-    files = source_files(source)
-    conformed = []
-    for done, file in enumerate(files, 1):
-        conformed.append(conform_file(read_file(file.path), file, contract))
-        report(progress, READING, done, len(files))
-    raw = pl.concat([c.rows for c in conformed])
-    validated = validate_rows(raw, contract)
-    if validated.schema_failures:
-        msg = f"{source}: rows do not match the contract: {'; '.join(validated.schema_failures)}"
-        raise ValueError(msg)
-    rows = stable_order(validated.valid, contract)
-    partitions = tuple(sorted(rows.get_column(pc.PARTITION).unique().to_list()))
-    return PreparedSource(
-        rows=rows,
-        partitions=partitions,
-        files=tuple(c.file.name for c in conformed),
-        rows_read=sum(c.rows.height + c.rejected.height for c in conformed),
-        rows_rejected=sum(c.rejected.height for c in conformed),
-        rows_quarantined=validated.quarantine.height,
-        duplicates=validated.duplicates.height,
+def _init_worker(
+    history: ReplayHistory, spec: object, options: object, contract: DatasetContract
+) -> None:
+    _WORKER.update(
+        history=history, matrix=Matrix.of(history), spec=spec, options=options, contract=contract
     )
 
 
-def model_features(contract: DatasetContract) -> list[str]:
-    """The model's inputs: the contract's numeric and boolean features, in contract order."""
-    return [c.name for c in contract.features if c.is_numeric or c.dtype == "bool"]
+def _fit_in_worker(step: int) -> Fitted:
+    return fit_step(step=step, **_WORKER)  # type: ignore[arg-type]
 
 
-def refit_windows(
-    contract: DatasetContract, partitions: Sequence[str], spec: WindowSpec
-) -> list[tuple[int, tuple[str, ...]]]:
-    """Each evaluated partition (its index) with the window a refit before scoring it trains on.
-
-    The window is `select_window`'s at the partition's start over the partitions before it, as
-    the platform's training set would be then (labels due per the contract's delay). Evaluation
-    starts at the first partition with `spec.partitions` labelled partitions before it.
-    """
-    grain = contract.partitioning.grain
-    windows: list[tuple[int, tuple[str, ...]]] = []
-    for index in range(1, len(partitions)):
-        now, before = partition_start(partitions[index], grain), partitions[:index]
-        if not windows and len(labelled_partitions(contract, before, now)) < spec.partitions:
-            continue
-        windows.append((index, select_window(contract, before, now, spec=spec).partitions))
-    return windows
+def prefit(
+    bank: ModelBank, steps: Sequence[int], workers: int, progress: ProgressCallback | None
+) -> None:
+    """Fit `steps` not fitted yet, in `workers` processes (in this one when fewer is faster)."""
+    todo = sorted(set(steps) - set(bank.fitted))
+    if workers <= 1 or len(todo) < 4 * workers:
+        for done, step in enumerate(todo, 1):
+            bank.fit(step)
+            report(progress, FITTING, done, len(todo))
+        return
+    context = multiprocessing.get_context("spawn")  # polars' thread pool does not survive fork
+    with ProcessPoolExecutor(
+        workers,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(bank.history, bank.spec, bank.options, bank.contract),
+    ) as pool:
+        chunk = max(1, min(16, len(todo) // (workers * 8)))
+        for done, fitted in enumerate(pool.map(_fit_in_worker, todo, chunksize=chunk), 1):
+            bank.fitted[fitted.step] = fitted
+            report(progress, FITTING, done, len(todo))
 
 
 @dataclass
-class _Replay:
-    """The shared state of one backtest: rows by partition and the fitting machinery."""
+class _Banks:
+    """One bank per distinct (window, decision threshold, drift sample) setting."""
 
-    contract: DatasetContract
-    source: PreparedSource
+    history: ReplayHistory
     options: BacktestOptions
-    features: list[str]
-    by_partition: dict[str, pl.DataFrame]
-    params: dict[str, object]
-    windows: list[tuple[int, tuple[str, ...]]]
+    matrix: Matrix
 
-    def rows(self, partitions: Sequence[str]) -> pl.DataFrame:
-        return pl.concat([self.by_partition[p] for p in partitions])
+    def __post_init__(self) -> None:
+        self.by_key: dict[tuple[object, ...], ModelBank] = {}
 
-    def fit(self, partitions: Sequence[str]) -> lgb.Booster:
-        frame = self.rows(partitions).with_columns(pl.lit(TRAIN).alias(SPLIT))
-        return training.refit(
-            frame, self.contract, self.features, self.params, self.options.num_trees
-        )
-
-    def profile(self, partitions: Sequence[str]):  # noqa: ANN201 - drift.ReferenceProfile
-        numeric, categorical = drift_features(self.contract)
-        policy = self.contract.policy
-        return build_reference_profile(
-            self.rows(partitions),
-            numeric,
-            categorical,
-            row_cap=policy.drift_row_cap,
-            seed=self.options.seed,
-        )
-
-
-def _decide(
-    policy: RetrainPolicy, step: int, replay: _Replay, recent: Sequence[str], profile: object
-) -> tuple[bool, str]:
-    """Whether to refit before scoring evaluated partition number `step`, and why."""
-    if step == 0:
-        return True, "first fit"
-    if policy.kind == EVERY:
-        return step % policy.every == 0, f"every {policy.every}"
-    if policy.kind == DRIFT:
-        contract_policy = replay.contract.policy
-        summary = drift_summary(
-            replay.rows(recent),
-            profile,  # type: ignore[arg-type]
-            row_cap=contract_policy.drift_row_cap,
-            seed=replay.options.seed,
-            psi_threshold=contract_policy.drift_psi_threshold,
-            ks_threshold=contract_policy.drift_ks_threshold,
-            min_values=contract_policy.drift_min_values,
-        )
-        if summary.drifted:
-            return True, f"drift: {', '.join(summary.drifted_features)}"
-    return False, ""
-
-
-def _replay_policy(
-    policy: RetrainPolicy, replay: _Replay, progress: ProgressCallback | None
-) -> PolicyResult:
-    started = time.perf_counter()
-    contract, options = replay.contract, replay.options
-    partitions = replay.source.partitions
-    drift_window = options.drift_window_for(contract)
-    result = PolicyResult(policy)
-    model: lgb.Booster | None = None
-    profile: object = None
-    evaluated = len(replay.windows)
-    for step, (index, history) in enumerate(replay.windows):
-        recent = partitions[max(0, index - drift_window + 1) : index + 1]
-        refit, reason = _decide(policy, step, replay, recent, profile)
-        promoted = False
-        if refit:
-            model, promoted, profile = _refit(replay, history, model, profile)
-        current = replay.by_partition[partitions[index]]
-        scores = training.predict(model, current, replay.features)  # type: ignore[arg-type]
-        labels = label_vector(current, contract)
-        predicted = scores >= contract.policy.decision_threshold
-        result.scores.append(
-            PartitionScore(
-                partition=partitions[index],
-                rows=current.height,
-                accuracy=float(np.mean(predicted == labels.astype(bool))),
-                roc_auc=roc_auc(labels, scores),
-                refit=refit,
-                promoted=promoted,
-                reason=reason,
+    def for_contract(self, contract: DatasetContract) -> ModelBank:
+        spec = window_spec(contract)
+        policy = contract.policy
+        key = (spec, policy.decision_threshold, policy.drift_row_cap)
+        if key not in self.by_key:
+            self.by_key[key] = ModelBank(
+                self.history, spec, self.options.training, contract, self.matrix
             )
-        )
-        report(progress, policy.name, step + 1, evaluated)
-    result.seconds = time.perf_counter() - started
-    return result
+        return self.by_key[key]
 
 
-def _refit(
-    replay: _Replay, history: Sequence[str], model: lgb.Booster | None, profile: object
-) -> tuple[lgb.Booster, bool, object]:
-    """Fit a challenger on `history`; with the gate, it must beat the serving model to serve."""
-    if not replay.options.gate:
-        return replay.fit(history), True, replay.profile(history)
-    train, holdout_partition = history[:-1], history[-1]
-    challenger = replay.fit(train)
-    if model is None:
-        return challenger, True, replay.profile(train)
-    holdout = replay.by_partition[holdout_partition]
-    verdict = evaluate_gate(
-        holdout,
-        training.predict(challenger, holdout, replay.features),
-        training.predict(model, holdout, replay.features),
-        replay.contract,
+def first_fit_step(bank: ModelBank, options: BacktestOptions) -> int:
+    """The step of the first fit: the given partition, else the first with a full window."""
+    partitions = bank.history.partitions
+    if options.first_fit is not None:
+        if options.first_fit not in partitions:
+            msg = f"first fit partition {options.first_fit} is not in the source"
+            raise ValueError(msg)
+        step = partitions.index(options.first_fit)
+        if bank.window(step) is None:
+            msg = f"no training window at {options.first_fit}: too few labelled partitions"
+            raise ValueError(msg)
+        return step
+    for step in range(len(partitions) - 1):
+        window = bank.window(step)
+        if window is not None and len(window.partitions) >= bank.spec.partitions:
+            return step
+    msg = (
+        f"the source has {len(partitions)} partition(s): a window of {bank.spec.partitions} "
+        "labelled partitions leaves none to evaluate"
     )
-    if verdict.passed:
-        return challenger, True, replay.profile(train)
-    return model, False, profile
+    raise ValueError(msg)
+
+
+def _schedule_steps(policy: RetrainPolicy, first: int, last: int) -> list[int]:
+    if policy.kind == EVERY:
+        return list(range(first, last, policy.every))
+    if policy.kind == ORACLE:
+        return list(range(first, last))
+    return [first]
+
+
+def schedule_result(
+    bank: ModelBank, schedule: Sequence[int], first: int, label: str
+) -> PolicyResult:
+    """The steps of a fixed list of fit steps (no gate): who serves each partition, its scores."""
+    result = PolicyResult(RetrainPolicy(ORACLE), label=label)
+    fits = set(schedule)
+    serving, version = first, 1
+    for step in range(first + 1, len(bank.history.partitions)):
+        roc_auc, accuracy = bank.score(serving, step)
+        record = StepRecord(bank.history.partitions[step], version, roc_auc, accuracy)
+        if step in fits:
+            record.fit = record.promoted = True
+            record.trigger, serving, version = ORACLE, step, version + 1
+        result.steps.append(record)
+    return result
 
 
 def run_backtest(
@@ -231,51 +155,58 @@ def run_backtest(
     policies: Sequence[RetrainPolicy],
     options: BacktestOptions | None = None,
     *,
-    progress: Callable[[PolicyResult], None] | None = None,
     steps: ProgressCallback | None = None,
 ) -> BacktestResult:
-    """Replay every policy over the source; `progress` is called as each policy finishes.
-
-    `steps` is called as each source file is read (`READING`) and, per policy (its name), as
-    each evaluated partition is scored.
-    """
+    """Replay every policy over the source (module docstring); `steps` reports progress: files
+    read, features computed, models fitted, then each policy's partitions."""
+    started = time.perf_counter()
     options = options or BacktestOptions()
     prepared = (
         source
         if isinstance(source, PreparedSource)
         else prepare_source(source, contract, progress=steps)
     )
-    spec = options.window_spec(contract)
-    if options.gate and spec.partitions < 2:
-        msg = "the gate needs a window of at least 2 partitions (one is its holdout)"
-        raise ValueError(msg)
-    windows = refit_windows(contract, prepared.partitions, spec)
-    if not windows:
-        msg = (
-            f"the source has {len(prepared.partitions)} partition(s): a window of "
-            f"{spec.partitions} labelled partitions leaves none to evaluate"
-        )
-        raise ValueError(msg)
-    config = training.CandidateConfig(
-        "backtest", {"num_leaves": options.num_leaves, "learning_rate": options.learning_rate}
-    )
-    train_options = training.TrainingOptions(seed=options.seed, num_threads=options.num_threads)
-    by_partition = {
-        key: frame
-        for (key,), frame in prepared.rows.partition_by(pc.PARTITION, as_dict=True).items()
-    }
-    replay = _Replay(
-        contract=contract,
-        source=prepared,
-        options=options,
-        features=model_features(contract),
-        by_partition=by_partition,
-        params=training.lightgbm_params(config, train_options),
-        windows=windows,
-    )
+    history = build_history(prepared, contract, view=options.view, progress=steps)
+    banks = _Banks(history, options, Matrix.of(history))
+    base = banks.for_contract(contract)
+    first = first_fit_step(base, options)
+    last = len(history.partitions) - 1
+    workers = options.workers or os.cpu_count() or 1
+    wanted = sorted({s for p in policies for s in _schedule_steps(p, first, last)})
+    prefit(base, wanted, workers, steps)
     results = []
-    for policy in policies:
-        results.append(_replay_policy(policy, replay, steps))
-        if progress is not None:
-            progress(results[-1])
-    return BacktestResult(prepared, spec.partitions, options.drift_window_for(contract), results)
+    for policy in (p for p in policies if p.kind != ORACLE):
+        began = time.perf_counter()
+        variant = policy.contract_for(contract)
+        result = replay_policy(
+            policy, banks.for_contract(variant), variant, first, gate=options.gate, progress=steps
+        )
+        result.seconds = time.perf_counter() - began
+        results.append(result)
+    frontier: dict[int, float] = {}
+    if any(p.kind == ORACLE for p in policies):
+        most = max((r.fits for r in results), default=1)
+        frontier_fits = options.oracle_max_fits or max(most, 2)
+        oracle = oracle_frontier(base, first, last, options.metric, frontier_fits)
+        frontier = oracle.means
+        for fits in sorted({r.fits for r in results if r.policy.kind == CONTRACT} or {most}):
+            if fits in oracle.schedules:
+                label = f"oracle<={fits}"
+                results.append(schedule_result(base, oracle.schedules[fits], first, label))
+    evaluated = history.partitions[first + 1 :]
+    spec = base.spec
+    return BacktestResult(
+        dataset=contract.dataset,
+        partitions=evaluated,
+        policies=results,
+        frontier=frontier,
+        metric=options.metric,
+        floor=contract.policy.min_roc_auc,
+        alpha_max=options.alpha_max,
+        onsets=tuple(o for o in options.onsets if o in evaluated),
+        window=f"{spec.kind} {spec.partitions} ({spec.validation} validation, "
+        f"{spec.holdout} holdout)",
+        seconds=time.perf_counter() - started,
+        fitted_models=sum(len(b.fitted) for b in banks.by_key.values()),
+        fit_seconds=sum(f.seconds for b in banks.by_key.values() for f in b.fitted.values()),
+    )

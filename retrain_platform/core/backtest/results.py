@@ -1,143 +1,194 @@
-"""What a backtest found: per-partition scores, per-policy results, the table and the plot."""
+"""What a backtest found: each policy's steps, and the figures that compare policies.
+
+Per policy: fits (training runs, the first included), promotions, mean ROC-AUC and accuracy of
+the model serving each evaluated partition, the share of partitions under the performance floor
+(`policy.min_roc_auc`), the partitions to recover after each drift onset (back within
+`RECOVERY_TOLERANCE` of the mean over the `RECOVERY_BASELINE` partitions before it), and UPF's
+C_alpha = mean performance - alpha x retrains per partition over alpha in [0, alpha_max], with
+the mean of C_alpha over that range (its area divided by alpha_max).
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 import polars as pl
 
-from retrain_platform.core.backtest.policies import SMOOTHING, RetrainPolicy
+from retrain_platform.core.backtest.policies import RetrainPolicy
+
+RECOVERY_TOLERANCE = 0.03
+RECOVERY_BASELINE = 7
+ALPHA_POINTS = 21
 
 
-@dataclass(frozen=True)
-class PreparedSource:
-    """A source's validated rows, their partitions in time order, and what was held back."""
-
-    rows: pl.DataFrame
-    partitions: tuple[str, ...]
-    files: tuple[str, ...]
-    rows_read: int
-    rows_rejected: int
-    rows_quarantined: int
-    duplicates: int
-
-
-@dataclass(frozen=True)
-class PartitionScore:
-    """One evaluated partition under one policy."""
+@dataclass
+class StepRecord:
+    """One evaluated partition under one policy: who served it, how well, what was decided."""
 
     partition: str
-    rows: int
-    accuracy: float
+    version: int
     roc_auc: float
-    refit: bool
-    promoted: bool
-    reason: str
+    accuracy: float
+    fit: bool = False
+    promoted: bool = False
+    trigger: str | None = None
+    code: str = ""
+    reason: str = ""
+    gate_reasons: tuple[str, ...] = ()
 
 
 @dataclass
 class PolicyResult:
-    """A policy's scores per evaluated partition, its fits and how long it took."""
+    """A policy's steps over the evaluated partitions, and how long it took."""
 
     policy: RetrainPolicy
-    scores: list[PartitionScore] = field(default_factory=list)
+    steps: list[StepRecord] = field(default_factory=list)
     seconds: float = 0.0
+    label: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.label or self.policy.name
 
     @property
     def fits(self) -> int:
-        return sum(s.refit for s in self.scores)
+        return 1 + sum(s.fit for s in self.steps)
 
     @property
     def promotions(self) -> int:
-        return sum(s.promoted for s in self.scores)
+        return sum(s.promoted for s in self.steps)
 
-    @property
-    def mean_accuracy(self) -> float:
-        return float(np.mean([s.accuracy for s in self.scores])) if self.scores else math.nan
+    def values(self, metric: str) -> np.ndarray:
+        return np.array([getattr(s, metric) for s in self.steps], dtype=np.float64)
 
-    @property
-    def mean_roc_auc(self) -> float:
-        values = [s.roc_auc for s in self.scores if not math.isnan(s.roc_auc)]
-        return float(np.mean(values)) if values else math.nan
+    def mean(self, metric: str) -> float:
+        values = self.values(metric)
+        finite = values[np.isfinite(values)]
+        return float(finite.mean()) if finite.size else math.nan
+
+    def below(self, floor: float) -> float:
+        values = self.values("roc_auc")
+        finite = values[np.isfinite(values)]
+        return float((finite < floor).mean()) if finite.size else math.nan
+
+    def c_alpha(self, metric: str, alphas: np.ndarray) -> np.ndarray:
+        """C_alpha for each alpha: mean metric minus alpha times retrains per partition."""
+        rate = (self.fits - 1) / max(1, len(self.steps))
+        return self.mean(metric) - alphas * rate
+
+    def recovery(self, onset: str, metric: str) -> int | None:
+        """Partitions from `onset` until the metric is back within the tolerance of its mean
+        over the baseline before it and stays there for two partitions; None if it never is."""
+        partitions = [s.partition for s in self.steps]
+        if onset not in partitions:
+            return None
+        at = partitions.index(onset)
+        values = self.values(metric)
+        before = values[max(0, at - RECOVERY_BASELINE) : at]
+        before = before[np.isfinite(before)]
+        if before.size == 0:
+            return None
+        target = before.mean() - RECOVERY_TOLERANCE
+        for index in range(at, len(values)):
+            window = values[index : index + 2]
+            if np.all(np.isfinite(window)) and np.all(window >= target):
+                return index - at
+        return None
 
 
 @dataclass(frozen=True)
 class BacktestResult:
-    """Every policy's result over the same evaluated partitions."""
+    """Every policy over the same evaluated partitions, and the oracle's frontier."""
 
-    source: PreparedSource
-    window: int
-    drift_window: int
+    dataset: str
+    partitions: tuple[str, ...]
     policies: list[PolicyResult]
+    frontier: dict[int, float]  # oracle: fits -> best mean metric
+    metric: str
+    floor: float
+    alpha_max: float
+    onsets: tuple[str, ...] = ()
+    window: str = ""
+    seconds: float = 0.0
+    fitted_models: int = 0
+    fit_seconds: float = 0.0
+
+    def alphas(self) -> np.ndarray:
+        return np.linspace(0.0, self.alpha_max, ALPHA_POINTS)
 
     def table(self) -> pl.DataFrame:
-        """One row per policy: fits, promotions, mean accuracy and ROC-AUC, seconds."""
-        return pl.DataFrame(
-            {
-                "policy": [r.policy.name for r in self.policies],
-                "fits": [r.fits for r in self.policies],
-                "promoted": [r.promotions for r in self.policies],
-                "partitions": [len(r.scores) for r in self.policies],
-                "mean_accuracy": [r.mean_accuracy for r in self.policies],
-                "mean_roc_auc": [r.mean_roc_auc for r in self.policies],
-                "seconds": [r.seconds for r in self.policies],
+        """One row per policy with every figure of the module docstring."""
+        alphas = self.alphas()
+        rows = []
+        for result in self.policies:
+            curve = result.c_alpha(self.metric, alphas)
+            row = {
+                "policy": result.name,
+                "fits": result.fits,
+                "promoted": result.promotions,
+                "partitions": len(result.steps),
+                "mean_roc_auc": result.mean("roc_auc"),
+                "mean_accuracy": result.mean("accuracy"),
+                "below_floor": result.below(self.floor),
+                "c_alpha_area": float(np.trapezoid(curve, alphas) / self.alpha_max),
+                "c_alpha_max": float(curve[-1]),
+                "oracle_at_fits": self.frontier.get(result.fits, math.nan),
             }
-        )
+            for onset in self.onsets:
+                row[f"recovery_{onset}"] = result.recovery(onset, "roc_auc")
+            rows.append(row)
+        return pl.DataFrame(rows)
 
     def per_partition(self) -> pl.DataFrame:
-        """Long frame: policy, partition, rows, accuracy, ROC-AUC, refit, promoted, reason."""
+        """Long frame: one row per policy and evaluated partition."""
         return pl.DataFrame(
-            [{"policy": r.policy.name, **asdict(s)} for r in self.policies for s in r.scores]
+            [
+                {"policy": r.name, **{k: v for k, v in asdict(s).items() if k != "gate_reasons"}}
+                | {"gate_reasons": "; ".join(s.gate_reasons)}
+                for r in self.policies
+                for s in r.steps
+            ]
         )
+
+    def to_json(self) -> dict[str, object]:
+        """The table, the frontier and the settings, as plain values."""
+        return {
+            "dataset": self.dataset,
+            "metric": self.metric,
+            "floor": self.floor,
+            "alpha_max": self.alpha_max,
+            "window": self.window,
+            "evaluated": [self.partitions[0], self.partitions[-1]] if self.partitions else [],
+            "policies": self.table().to_dicts(),
+            "frontier": [{"fits": k, self.metric: v} for k, v in sorted(self.frontier.items())],
+            "seconds": self.seconds,
+        }
+
+
+def _cell(value: object, pattern: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return format(value, pattern)
 
 
 def format_table(result: BacktestResult) -> str:
     """The comparison table as aligned text, one line per policy."""
-    header = f"{'policy':<10} {'fits':>5} {'promoted':>8} {'partitions':>10} "
-    header += f"{'accuracy':>9} {'roc_auc':>8} {'seconds':>8}"
+    table = result.table()
+    recovery = [c for c in table.columns if c.startswith("recovery_")]
+    header = (
+        f"{'policy':<28} {'fits':>5} {'promoted':>8} {'roc_auc':>8} {'accuracy':>9} "
+        f"{'<floor':>7} {'C_a area':>9} {'oracle@fits':>11}"
+        + "".join(f" {'recover ' + c.removeprefix('recovery_'):>20}" for c in recovery)
+    )
     lines = [header]
-    for row in result.table().iter_rows(named=True):
+    for row in table.iter_rows(named=True):
         lines.append(
-            f"{row['policy']:<10} {row['fits']:>5} {row['promoted']:>8} {row['partitions']:>10} "
-            f"{row['mean_accuracy']:>9.2%} {row['mean_roc_auc']:>8.4f} {row['seconds']:>8.1f}"
+            f"{row['policy'][:28]:<28} {row['fits']:>5} {row['promoted']:>8} "
+            f"{_cell(row['mean_roc_auc'], '.4f'):>8} {_cell(row['mean_accuracy'], '.2%'):>9} "
+            f"{_cell(row['below_floor'], '.1%'):>7} {_cell(row['c_alpha_area'], '.4f'):>9} "
+            f"{_cell(row['oracle_at_fits'], '.4f'):>11}"
+            + "".join(f" {_cell(row[c], 'd'):>20}" for c in recovery)
         )
     return "\n".join(lines)
-
-
-def plot_backtest(result: BacktestResult, path: Path, *, title: str = "") -> Path:
-    """Save accuracy per partition per policy, with a marker where a model was (re)fitted."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (top, bottom) = plt.subplots(
-        2, 1, figsize=(14, 7), sharex=True, gridspec_kw={"height_ratios": [3, 1]}
-    )
-    for policy in result.policies:
-        x = np.arange(len(policy.scores))
-        accuracy = np.array([s.accuracy for s in policy.scores])
-        refits = np.array([s.promoted for s in policy.scores])
-        label = f"{policy.policy.name} ({policy.fits} fits, {policy.mean_accuracy:.1%})"
-        (line,) = top.plot(x, accuracy, linewidth=0.6, alpha=0.3)
-        top.scatter(x[refits], accuracy[refits], s=10, marker="^", color=line.get_color())
-        # A trailing mean over a year of monthly partitions makes the policies comparable.
-        span = min(SMOOTHING, len(accuracy))
-        smooth = np.convolve(accuracy, np.ones(span) / span, mode="valid")
-        top.plot(x[span - 1 :], smooth, linewidth=1.8, color=line.get_color(), label=label)
-        bottom.step(x, np.cumsum(refits), where="post", color=line.get_color())
-    labels = [s.partition for s in result.policies[0].scores] if result.policies else []
-    ticks = np.arange(0, len(labels), max(1, len(labels) // 12))
-    bottom.set_xticks(ticks, [labels[i] for i in ticks], rotation=45, ha="right")
-    top.set_ylabel(f"accuracy per partition, {SMOOTHING}-partition mean (^ = new model)")
-    bottom.set_ylabel("models served")
-    top.legend(loc="lower left", fontsize=8)
-    top.set_title(title or f"backtest, window {result.window} partitions")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path

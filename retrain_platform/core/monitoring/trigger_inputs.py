@@ -20,7 +20,7 @@ HANDLED = "handled"
 HEALTHY = "healthy"
 
 
-# The policy has no cooldown or re-trigger factor yet: these are the platform's defaults.
+# The policy's defaults (`retrain_cooldown_hours`, `drift_worsening_factor`).
 DEFAULT_COOLDOWN = timedelta(hours=6)
 DEFAULT_WORSENING_FACTOR = 1.5
 
@@ -125,16 +125,22 @@ class TriggerPolicy:
         cls,
         policy: Policy,
         *,
-        cooldown: timedelta = DEFAULT_COOLDOWN,
-        worsening_factor: float = DEFAULT_WORSENING_FACTOR,
+        cooldown: timedelta | None = None,
+        worsening_factor: float | None = None,
     ) -> TriggerPolicy:
+        """The contract policy's thresholds; `cooldown` and `worsening_factor` override its
+        `retrain_cooldown_hours` and `drift_worsening_factor`."""
         return cls(
             psi_threshold=policy.drift_psi_threshold,
             ks_threshold=policy.drift_ks_threshold,
             min_roc_auc=policy.min_roc_auc,
             max_model_age=timedelta(days=policy.max_model_age_days),
-            cooldown=cooldown,
-            worsening_factor=worsening_factor,
+            cooldown=(
+                cooldown if cooldown is not None else timedelta(hours=policy.retrain_cooldown_hours)
+            ),
+            worsening_factor=(
+                worsening_factor if worsening_factor is not None else policy.drift_worsening_factor
+            ),
             new_labelled_rows=policy.retrain_on_new_labelled_rows,
         )
 

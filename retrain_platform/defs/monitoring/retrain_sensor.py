@@ -20,8 +20,6 @@ from retrain_platform.contracts import DatasetContract
 from retrain_platform.core.deployment.decisions import REASON_TAG, TRIGGER_TAG, append_decision
 from retrain_platform.core.deployment.decisions import Decision as HistoryRow
 from retrain_platform.core.monitoring.triggers import (
-    DEFAULT_COOLDOWN,
-    DEFAULT_WORSENING_FACTOR,
     Decision,
     TriggerPolicy,
     decide,
@@ -63,11 +61,12 @@ def request_tags(decision: Decision, now: datetime) -> dict[str, str]:
 def build_retrain_sensor(
     contract: DatasetContract,
     *,
-    cooldown: timedelta = DEFAULT_COOLDOWN,
-    worsening_factor: float = DEFAULT_WORSENING_FACTOR,
+    cooldown: timedelta | None = None,
+    worsening_factor: float | None = None,
 ) -> dg.SensorDefinition:
     """`<dataset>_retrain_sensor`: drift > performance > age > new labelled data, with cooldown
-    and de-duplication."""
+    and de-duplication (the policy's `retrain_cooldown_hours` and `drift_worsening_factor`
+    unless given)."""
     policy = TriggerPolicy.from_policy(
         contract.policy, cooldown=cooldown, worsening_factor=worsening_factor
     )
@@ -89,8 +88,8 @@ def build_retrain_sensor(
                 if policy.new_labelled_rows is not None
                 else ""
             )
-            + f"; cooldown {cooldown}, one retrain per episode. Every decision not to retrain "
-            "is recorded in the decision history."
+            + f"; cooldown {policy.cooldown}, one retrain per episode. Every decision not to "
+            "retrain is recorded in the decision history."
         ),
     )
     def retrain_sensor(

@@ -1,8 +1,10 @@
-"""Backtest: policies replayed over the first ten years of the real weather data."""
+"""Backtest: policies replayed through the loop over the first eight years of the real weather
+data (monthly partitions, a two-year window, a small candidate search to keep it quick)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 from pathlib import Path
 
@@ -13,123 +15,142 @@ from polars.testing import assert_frame_equal
 from retrain_platform.cli.backtest import add_backtest_command
 from retrain_platform.contracts import DatasetContract
 from retrain_platform.core import backtest as bt
-from retrain_platform.core import platform_columns as pc
+from retrain_platform.core.models.training import TrainingOptions
+from retrain_platform.core.monitoring.triggers import TRIGGERS
+from retrain_platform_tests.fixtures.models import with_policy
 
-YEARS = 10
-WINDOW = 24
-MONTHS = YEARS * 12
-EVALUATED = MONTHS - WINDOW
+YEARS = 8
+FAST = TrainingOptions(max_rounds=40, early_stopping_rounds=10, folds=2, num_threads=1)
+POLICIES = ["never", "every:6", "every:12", "contract", "oracle"]
 
 
 @pytest.fixture(scope="module")
 def weather_slice(weather_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The first ten years of weather.csv as a landing file (dates follow from row positions)."""
+    """The first years of weather.csv as a landing file (dates follow from row positions)."""
     rows = pl.read_csv(weather_csv, infer_schema=False)
-    # Enough days for MONTHS whole months; the last partial month adds one more partition.
     path = tmp_path_factory.mktemp("weather") / "weather_first_years.csv"
     rows.head(round(YEARS * 365.25)).write_csv(path)
     return path
 
 
 @pytest.fixture(scope="module")
-def prepared(weather_slice: Path, weather_contract: DatasetContract) -> bt.PreparedSource:
-    source = bt.prepare_source(weather_slice, weather_contract)
-    # Keep exactly MONTHS whole months so the expected fit counts are exact.
-    keep = source.partitions[:MONTHS]
-    return bt.PreparedSource(
-        rows=source.rows.filter(pl.col(pc.PARTITION).is_in(keep)),
-        partitions=keep,
-        files=source.files,
-        rows_read=source.rows_read,
-        rows_rejected=source.rows_rejected,
-        rows_quarantined=source.rows_quarantined,
-        duplicates=source.duplicates,
+def small_window(weather_contract: DatasetContract) -> DatasetContract:
+    return with_policy(
+        weather_contract, window_partitions=24, validation_partitions=2, holdout_partitions=2
     )
 
 
 @pytest.fixture(scope="module")
-def result(prepared: bt.PreparedSource, weather_contract: DatasetContract) -> bt.BacktestResult:
-    policies = bt.parse_policies(["all"])
-    return bt.run_backtest(prepared, weather_contract, policies, bt.BacktestOptions(window=WINDOW))
+def prepared(weather_slice: Path, small_window: DatasetContract) -> bt.PreparedSource:
+    return bt.prepare_source(weather_slice, small_window)
+
+
+def _options(**changes: object) -> bt.BacktestOptions:
+    settings: dict[str, object] = {"training": FAST, "workers": 1, **changes}
+    return bt.BacktestOptions(**settings)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def result(prepared: bt.PreparedSource, small_window: DatasetContract) -> bt.BacktestResult:
+    return bt.run_backtest(prepared, small_window, bt.parse_policies(POLICIES), _options())
 
 
 def _by_name(result: bt.BacktestResult) -> dict[str, bt.PolicyResult]:
-    return {r.policy.name: r for r in result.policies}
+    return {r.name: r for r in result.policies}
 
 
-def test_source_is_read_typed_and_validated(
-    prepared: bt.PreparedSource, weather_contract: DatasetContract
-) -> None:
-    assert len(prepared.partitions) == MONTHS
+def test_source_is_read_typed_and_validated(prepared: bt.PreparedSource, small_window) -> None:
     assert prepared.partitions[0] == "1949-01-01"
-    assert prepared.rows.get_column(weather_contract.timestamp_name).is_sorted()
+    assert len(prepared.partitions) == YEARS * 12  # 2,922 days: eight whole years
+    assert prepared.rows.get_column(small_window.timestamp_name).is_sorted()
     assert prepared.rows_read >= prepared.rows.height
 
 
-def test_policies_fit_as_scheduled(result: bt.BacktestResult) -> None:
+def test_fixed_schedules_fit_as_scheduled(result: bt.BacktestResult) -> None:
     runs = _by_name(result)
-    assert list(runs) == list(bt.ALL_POLICIES)
-    assert all(len(r.scores) == EVALUATED for r in runs.values())
-    assert runs["never"].fits == 1
-    assert runs["every:1"].fits == EVALUATED
-    assert runs["every:6"].fits == math.ceil(EVALUATED / 6)
-    assert runs["every:12"].fits == math.ceil(EVALUATED / 12)
-    refits = [s.partition for s in runs["every:6"].scores if s.refit]
-    assert refits == [runs["every:6"].scores[i].partition for i in range(0, EVALUATED, 6)]
-    drift = runs["drift"]
-    assert 2 <= drift.fits <= EVALUATED
-    assert all(s.reason.startswith("drift: feat_") for s in drift.scores[1:] if s.refit)
+    evaluated = len(result.partitions)
+    assert all(len(r.steps) == evaluated for r in runs.values())
+    assert runs["never"].fits == 1 and runs["never"].promotions == 0
+    for every in (6, 12):
+        run = runs[f"every:{every}"]
+        # a fit at the first step and every N after it; none at the last (nothing to serve)
+        assert run.fits == math.ceil(evaluated / every)
+        fitted = [i for i, s in enumerate(run.steps) if s.fit]
+        assert fitted == list(range(every - 1, evaluated - 1, every))
+        assert run.promotions <= run.fits - 1  # gated: a refit may be rejected
 
 
-def test_scores_are_sane(result: bt.BacktestResult) -> None:
+def test_the_contract_policy_retrains_only_when_a_trigger_decides(result) -> None:
+    contract_run = _by_name(result)["contract"]
+    for step in contract_run.steps:
+        if step.fit:
+            assert step.code == "retrain" and step.trigger in TRIGGERS, step
+        else:
+            assert step.code != "retrain" or step is contract_run.steps[-1]
+        assert step.reason  # every step says why it did or did not retrain
+
+
+def test_the_oracle_bounds_every_policy_at_its_fit_count(result: bt.BacktestResult) -> None:
+    assert result.frontier, "the oracle ran"
+    fits = sorted(result.frontier)
+    assert [result.frontier[k] for k in fits] == sorted(result.frontier[k] for k in fits)
     for run in result.policies:
-        assert 0.5 < run.mean_accuracy < 1.0, run.policy.name
-        assert 0.5 < run.mean_roc_auc < 1.0, run.policy.name
-        assert all(0.0 <= s.accuracy <= 1.0 for s in run.scores)
-    runs = _by_name(result)
-    # Retraining monthly on a drifting source is not worse than never retraining.
-    assert runs["every:1"].mean_accuracy >= runs["never"].mean_accuracy - 0.005
+        if run.fits in result.frontier:
+            assert run.mean("roc_auc") <= result.frontier[run.fits] + 1e-12, run.name
+    oracle_rows = [r for r in result.policies if r.name.startswith("oracle")]
+    assert oracle_rows
+    for row in oracle_rows:  # its replayed schedule scores what the frontier says
+        assert row.mean("roc_auc") == pytest.approx(result.frontier[row.fits], abs=1e-9)
+
+
+def test_the_table_carries_every_figure(result: bt.BacktestResult) -> None:
     table = result.table()
-    assert table.get_column("policy").to_list() == list(bt.ALL_POLICIES)
-    assert table.get_column("fits").to_list() == [r.fits for r in result.policies]
-
-
-def test_backtest_is_deterministic(
-    result: bt.BacktestResult, prepared: bt.PreparedSource, weather_contract: DatasetContract
-) -> None:
-    again = bt.run_backtest(
-        prepared,
-        weather_contract,
-        bt.parse_policies(["every:6", "drift"]),
-        bt.BacktestOptions(window=WINDOW),
+    assert table.get_column("policy").to_list()[:4] == POLICIES[:4]
+    assert {"fits", "mean_roc_auc", "mean_accuracy", "below_floor", "c_alpha_area"} <= set(
+        table.columns
     )
-    first = result.per_partition().filter(pl.col("policy").is_in(["every:6", "drift"]))
+    for row in table.iter_rows(named=True):
+        assert 0.5 < row["mean_roc_auc"] < 1.0 and 0.5 < row["mean_accuracy"] < 1.0, row
+        assert row["c_alpha_area"] <= row["mean_roc_auc"] + 1e-12
+    never = table.filter(pl.col("policy") == "never").row(0, named=True)
+    assert never["c_alpha_area"] == pytest.approx(never["mean_roc_auc"])  # no retrain, no cost
+
+
+def test_backtest_is_deterministic(result, prepared, small_window) -> None:
+    again = bt.run_backtest(
+        prepared, small_window, bt.parse_policies(["every:6", "contract"]), _options(workers=2)
+    )
+    first = result.per_partition().filter(pl.col("policy").is_in(["every:6", "contract"]))
     assert_frame_equal(first, again.per_partition())
 
 
-def test_gated_refits_serve_only_when_they_pass(
-    prepared: bt.PreparedSource, weather_contract: DatasetContract
-) -> None:
-    gated = bt.run_backtest(
-        prepared,
-        weather_contract,
-        [bt.parse_policy("every:12")],
-        bt.BacktestOptions(window=WINDOW, gate=True),
-    ).policies[0]
-    assert gated.fits == math.ceil(EVALUATED / 12)
-    assert gated.scores[0].promoted
-    assert 1 <= gated.promotions <= gated.fits
-
-
-@pytest.mark.parametrize("text", ["every:0", "every", "sometimes", "every:x"])
+@pytest.mark.parametrize("text", ["every:0", "every", "sometimes", "every:x", "contract:x"])
 def test_bad_policies_are_refused(text: str) -> None:
-    with pytest.raises(ValueError, match="unknown policy"):
+    with pytest.raises(ValueError):
         bt.parse_policy(text)
 
 
-def test_all_expands_and_duplicates_collapse() -> None:
-    names = [p.name for p in bt.parse_policies(["every:6", "all", "never"])]
-    assert names == ["every:6", "never", "every:1", "every:12", "drift"]
+def test_all_expands_per_grain_and_duplicates_collapse() -> None:
+    names = [p.name for p in bt.parse_policies(["every:6", "all", "never"], "monthly")]
+    assert names == ["every:6", "never", "every:1", "every:12", "contract", "oracle"]
+    daily = [p.name for p in bt.parse_policies(["all"], "daily")]
+    assert daily == ["never", "every:1", "every:7", "every:30", "contract", "oracle"]
+
+
+def test_set_overrides_every_contract_policy(small_window) -> None:
+    policies = bt.with_settings(
+        bt.parse_policies(["never", "contract", "contract:min_roc_auc=0.8"]),
+        {"drift_psi_threshold": "2"},
+    )
+    assert [p.name for p in policies] == [
+        "never",
+        "contract:drift_psi_threshold=2",
+        "contract:drift_psi_threshold=2,min_roc_auc=0.8",
+    ]
+    varied = policies[2].contract_for(small_window).policy
+    assert (varied.drift_psi_threshold, varied.min_roc_auc) == (2.0, 0.8)
+    with pytest.raises(ValueError, match="unknown policy key"):
+        bt.parse_policy("contract:no_such_key=1").contract_for(small_window)
 
 
 def _cli(argv: list[str]) -> int:
@@ -139,32 +160,17 @@ def _cli(argv: list[str]) -> int:
     return int(args.func(args))
 
 
-def test_cli_prints_the_table_and_saves_the_plot(
-    weather_slice: Path,
-    weather_contract: DatasetContract,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+def test_cli_prints_the_table_and_saves_plots_csv_and_json(
+    weather_slice: Path, weather_contract: DatasetContract, tmp_path: Path, capsys
 ) -> None:
-    plot, csv = tmp_path / "out" / "backtest.png", tmp_path / "scores.csv"
-    code = _cli(
-        [
-            "backtest",
-            "--contract",
-            weather_contract.source_path,
-            "--source",
-            str(weather_slice.parent),
-            "--policy",
-            "never",
-            "--policy",
-            "every:12",
-            "--window",
-            str(WINDOW),
-            "--plot",
-            str(plot),
-            "--csv",
-            str(csv),
-        ]
-    )
+    out_dir = tmp_path / "out"
+    paths = {k: out_dir / n for k, n in (("plot", "p.png"), ("frontier", "f.png"))}
+    csv, report = tmp_path / "steps.csv", tmp_path / "result.json"
+    argv = ["backtest", "--contract", weather_contract.source_path, "--source", str(weather_slice)]
+    argv += ["--policy", "never", "--policy", "every:12", "--policy", "oracle", "--rounds", "30"]
+    argv += ["--set", "window_partitions=24", "--workers", "1", "--csv", str(csv)]
+    argv += ["--plot", str(paths["plot"]), "--frontier", str(paths["frontier"])]
+    code = _cli([*argv, "--json", str(report), "--no-progress"])
     out = capsys.readouterr().out
     assert code == 0, out
     lines = out.splitlines()
@@ -172,15 +178,17 @@ def test_cli_prints_the_table_and_saves_the_plot(
     assert lines[header].split()[:2] == ["policy", "fits"]
     assert lines[header + 1].split()[:2] == ["never", "1"]
     assert lines[header + 2].split()[0] == "every:12"
-    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    scores = pl.read_csv(csv)
-    assert set(scores.get_column("policy")) == {"never", "every:12"}
+    for path in paths.values():
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert set(pl.read_csv(csv).get_column("policy")) >= {"never", "every:12"}
+    saved = json.loads(report.read_text())
+    assert [p["policy"] for p in saved["policies"]][:2] == ["never", "every:12"]
+    assert saved["frontier"][0]["fits"] == 1
 
 
-def test_cli_rejects_a_bad_policy(
-    weather_slice: Path, weather_contract: DatasetContract, capsys: pytest.CaptureFixture[str]
-) -> None:
-    argv = ["backtest", "--contract", weather_contract.source_path]
-    code = _cli([*argv, "--source", str(weather_slice), "--policy", "weekly"])
-    assert code == 2
+def test_cli_rejects_a_bad_policy_and_a_bad_setting(weather_slice, weather_contract, capsys):
+    argv = ["backtest", "--contract", weather_contract.source_path, "--source", str(weather_slice)]
+    assert _cli([*argv, "--policy", "weekly"]) == 2
     assert "unknown policy 'weekly'" in capsys.readouterr().err
+    assert _cli([*argv, "--policy", "contract", "--set", "drift_psi_threshold=high"]) == 2
+    assert "drift_psi_threshold" in capsys.readouterr().err

@@ -1,32 +1,45 @@
-"""The backtest's refits train on the platform's window: the policy's, labels due per the delay."""
+"""The backtest's retrains train on the platform's window: the policy's, labels due."""
 
-from retrain_platform.core import backtest as bt
-from retrain_platform.core.backtest.replay import refit_windows
+from datetime import timedelta
+
+from retrain_platform.core.backtest.bank import step_window
+from retrain_platform.core.backtest.history import build_history
+from retrain_platform.core.backtest.source import PreparedSource
 from retrain_platform.core.datasets.window import EXPANDING, SLIDING, WindowSpec
-from retrain_platform_tests.fixtures.models import with_policy
+from retrain_platform.core.partitions import partition_start
+from retrain_platform_tests.fixtures.keyless import keyless_contract, keyless_rows
 
-DAYS = [f"2026-04-{d:02d}" for d in range(1, 16)]  # 04-01 .. 04-15
-
-
-def test_sliding_refits_train_on_the_newest_labelled_partitions(contract):
-    # daily, labels due 2 days late: before scoring day i, labels are complete up to day i - 3
-    windows = refit_windows(contract, DAYS, WindowSpec(SLIDING, 5, 0, 0))
-    first_index, first_window = windows[0]
-    assert (first_index, first_window) == (7, tuple(DAYS[0:5]))  # the first with 5 labelled
-    assert windows[-1] == (14, tuple(DAYS[7:12]))
-    assert [index for index, _ in windows] == list(range(7, 15))
-    assert all(len(window) == 5 and window[-1] == DAYS[i - 3] for i, window in windows)
+DAYS = 15
 
 
-def test_expanding_refits_keep_every_labelled_partition(contract):
-    windows = refit_windows(contract, DAYS, WindowSpec(EXPANDING, 5, 0, 0))
-    assert windows[0] == (7, tuple(DAYS[0:5]))
-    assert windows[-1] == (14, tuple(DAYS[0:12]))
+def _history():
+    contract = keyless_contract()
+    rows = keyless_rows(contract, DAYS)
+    partitions = tuple(sorted(rows.get_column("_partition").unique().to_list()))
+    prepared = PreparedSource(rows, partitions, (), rows.height, 0, 0, 0)
+    return contract, build_history(prepared, contract, arrival_delay=timedelta(hours=1))
 
 
-def test_the_backtest_window_is_the_policys_unless_overridden(contract, weather_contract):
-    assert bt.BacktestOptions().window_spec(weather_contract) == WindowSpec(SLIDING, 60, 0, 0)
-    expanding = with_policy(contract, training_window=EXPANDING, window_partitions=9)
-    assert bt.BacktestOptions(gate=True).window_spec(expanding) == WindowSpec(EXPANDING, 9, 0, 1)
-    overridden = bt.BacktestOptions(window=24, training_window=SLIDING)
-    assert overridden.window_spec(expanding) == WindowSpec(SLIDING, 24, 0, 0)
+def test_sliding_windows_hold_the_newest_partitions_whose_labels_are_due():
+    contract, history = _history()
+    spec = WindowSpec(SLIDING, 5, 1, 1)
+    seen = 0
+    for step in range(DAYS):
+        window = step_window(history, spec, step)
+        if window is None:
+            continue
+        seen += 1
+        known = history.now(step) - contract.label.delay
+        assert window.as_of == history.now(step)
+        # the newest partitions whose labels have started to fall due, at most five of them
+        due = [p for p in history.partitions[: step + 1] if partition_start(p, "daily") < known]
+        assert window.partitions == tuple(due[-5:])
+    assert seen >= DAYS - 3
+
+
+def test_expanding_windows_keep_every_labelled_partition():
+    _, history = _history()
+    windows = [step_window(history, WindowSpec(EXPANDING, 5, 1, 1), s) for s in range(DAYS)]
+    present = [w for w in windows if w is not None]
+    assert present and all(w.partitions[0] == history.partitions[0] for w in present)
+    assert [len(w.partitions) for w in present] == sorted(len(w.partitions) for w in present)
