@@ -79,7 +79,7 @@ def step_window(history: ReplayHistory, spec: WindowSpec, step: int) -> DatasetW
     """The window a retrain at `step` trains on, None when too few partitions are labelled."""
     try:
         return select_window(
-            history.contract, history.partitions[: step + 1], history.now(step), spec=spec
+            history.contract, history.partitions[: step + 1], history.as_of(step), spec=spec
         )
     except ValueError:
         return None

@@ -9,7 +9,8 @@ window's time, as-of joined to the view's features) and a partition's scoring fr
 monitoring assets read (its feature rows with their labels).
 
 The clock: partition `p` lands `arrival_delay` after it ends; that moment is "now" for the
-automation and the retrain sensor of that step, as in the closed-loop demo.
+automation and the retrain sensor of that step, as in the closed-loop demo. A retrain's training
+set is frozen as of the end of the newest partition, as the training-set asset does.
 """
 
 from __future__ import annotations
@@ -56,6 +57,11 @@ class ReplayHistory:
     def now(self, index: int) -> datetime:
         """When partition `index` has landed: the moment its step decides."""
         return partition_end(self.partitions[index], self.grain) + self.arrival_delay
+
+    def as_of(self, index: int) -> datetime:
+        """The training set's time at that step: the end of the newest landed partition (the
+        training-set asset's as-of partition), whose labels due by then it holds."""
+        return partition_end(self.partitions[index], self.grain)
 
     @property
     def grain(self) -> str:

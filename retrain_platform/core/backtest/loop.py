@@ -213,7 +213,8 @@ def replay_policy(
         else:
             refit, record.reason = _scheduled(policy, step, first)
             record.trigger = policy.name if refit else None
-        if refit and step < last and policy.kind != NEVER:
+        # a schedule's fit at the last partition would serve nothing; a decided retrain runs
+        if refit and policy.kind != NEVER and (watching or step < last):
             record.fit = True
             passed = True
             if gate:

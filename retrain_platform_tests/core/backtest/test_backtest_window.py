@@ -29,8 +29,8 @@ def test_sliding_windows_hold_the_newest_partitions_whose_labels_are_due():
         if window is None:
             continue
         seen += 1
-        known = history.now(step) - contract.label.delay
-        assert window.as_of == history.now(step)
+        known = history.as_of(step) - contract.label.delay
+        assert window.as_of == history.as_of(step)
         # the newest partitions whose labels have started to fall due, at most five of them
         due = [p for p in history.partitions[: step + 1] if partition_start(p, "daily") < known]
         assert window.partitions == tuple(due[-5:])
