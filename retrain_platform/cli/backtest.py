@@ -15,6 +15,7 @@ import argparse
 import json
 import sys
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -87,13 +88,18 @@ def write_outputs(result: BacktestResult, args: argparse.Namespace, grain: str) 
         print(f"json: {args.json}")
 
 
+def _duration(delta: timedelta) -> str:
+    hours = delta / timedelta(hours=1)
+    return f"{hours / 24:g} day(s)" if hours >= 24 else f"{hours:g} hour(s)"
+
+
 def describe(result: BacktestResult, contract: DatasetContract, gated: bool) -> str:
     """The line before the table: the data, the window, what was evaluated and fitted."""
     evaluated = result.partitions
     return (
         f"{contract.dataset}: {len(evaluated)} {contract.partitioning.grain} partitions "
         f"evaluated ({evaluated[0]} .. {evaluated[-1]}), {result.window} window, "
-        f"label delay {contract.label.delay}, {'gated' if gated else 'no gate'}; "
+        f"label delay {_duration(contract.label.delay)}, {'gated' if gated else 'no gate'}; "
         f"{result.fitted_models} models fitted ({result.fit_seconds:.0f} s of fitting), "
         f"{result.seconds:.1f} s in all"
     )

@@ -130,6 +130,7 @@ class ModelBank:
     _references: dict[int, Reference] = field(default_factory=dict)
     _windows: dict[int, DatasetWindow | None] = field(default_factory=dict)
     _early: dict[tuple[int, int], tuple[float, float]] = field(default_factory=dict)
+    _holdouts: dict[int, pl.DataFrame] = field(default_factory=dict)
 
     def window(self, step: int) -> DatasetWindow | None:
         if step not in self._windows:
@@ -149,7 +150,18 @@ class ModelBank:
         return self._boosters[step]
 
     def predict(self, step: int, frame: pl.DataFrame) -> np.ndarray:
-        return training.predict(self.booster(step), frame, list(self.history.features))
+        """The model's scores on `frame`, on one thread (a booster read back from its text
+        carries no thread count, and OpenMP's team costs more than a small frame's scoring)."""
+        x = feature_matrix(frame, self.history.features)
+        return np.asarray(self.booster(step).predict(x, num_threads=1), dtype=np.float64)
+
+    def holdout(self, step: int) -> pl.DataFrame:
+        """The holdout rows of the step's training set (read once per step)."""
+        if step not in self._holdouts:
+            window = self.window(step)
+            assert window is not None
+            self._holdouts[step] = training.holdout_rows(self.history.training_frame(window))
+        return self._holdouts[step]
 
     def score(self, step: int, partition: int) -> tuple[float, float]:
         """(ROC-AUC, accuracy) of the model fitted at `step` on partition index `partition`."""
@@ -160,7 +172,8 @@ class ModelBank:
         key = (step, partition)
         if key not in self._early:  # a partition it was trained on (the first catch-up)
             rows = slice(self.matrix.offsets[partition], self.matrix.offsets[partition + 1])
-            scores = np.asarray(self.booster(step).predict(self.matrix.x[rows]), dtype=np.float64)
+            x = self.matrix.x[rows]
+            scores = np.asarray(self.booster(step).predict(x, num_threads=1), dtype=np.float64)
             auc, accuracy = grouped_scores(
                 self.matrix.y[rows],
                 scores,
@@ -203,9 +216,7 @@ class ModelBank:
 
     def gate(self, challenger: int, champion: int, contract: DatasetContract) -> GateVerdict:
         """The gate (`contract`'s policy) on the challenger's holdout, against the champion."""
-        window = self.window(challenger)
-        assert window is not None
-        holdout = training.holdout_rows(self.history.training_frame(window))
+        holdout = self.holdout(challenger)
         return evaluate_gate(
             holdout,
             self.predict(challenger, holdout),

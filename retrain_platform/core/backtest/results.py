@@ -149,7 +149,8 @@ class BacktestResult:
                 | {"gate_reasons": "; ".join(s.gate_reasons)}
                 for r in self.policies
                 for s in r.steps
-            ]
+            ],
+            infer_schema_length=None,
         )
 
     def to_json(self) -> dict[str, object]:
