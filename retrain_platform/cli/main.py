@@ -11,6 +11,7 @@ import argparse
 import sys
 
 from retrain_platform.cli.backtest import add_backtest_command
+from retrain_platform.cli.calibrate import add_calibrate_command
 from retrain_platform.cli.demo import add_demo_command
 from retrain_platform.cli.generate import add_generate_command
 from retrain_platform.cli.history import add_history_command
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_rollback_command,
         add_reproduce_command,
         add_backtest_command,
+        add_calibrate_command,
         add_serve_command,
     ):
         add_command(sub)
