@@ -131,6 +131,8 @@ class ModelBank:
     _windows: dict[int, DatasetWindow | None] = field(default_factory=dict)
     _early: dict[tuple[int, int], tuple[float, float]] = field(default_factory=dict)
     _holdouts: dict[int, pl.DataFrame] = field(default_factory=dict)
+    _verdicts: dict[tuple[int, int, object], GateVerdict] = field(default_factory=dict)
+    drift_reports: dict[tuple[int, int, int, int], object] = field(default_factory=dict)
 
     def window(self, step: int) -> DatasetWindow | None:
         if step not in self._windows:
@@ -215,11 +217,15 @@ class ModelBank:
         return self._references[step]
 
     def gate(self, challenger: int, champion: int, contract: DatasetContract) -> GateVerdict:
-        """The gate (`contract`'s policy) on the challenger's holdout, against the champion."""
-        holdout = self.holdout(challenger)
-        return evaluate_gate(
-            holdout,
-            self.predict(challenger, holdout),
-            self.predict(champion, holdout),
-            contract,
-        )
+        """The gate (`contract`'s policy) on the challenger's holdout, against the champion;
+        each verdict computed once (policies that retrain at the same step share it)."""
+        key = (challenger, champion, contract.policy)
+        if key not in self._verdicts:
+            holdout = self.holdout(challenger)
+            self._verdicts[key] = evaluate_gate(
+                holdout,
+                self.predict(challenger, holdout),
+                self.predict(champion, holdout),
+                contract,
+            )
+        return self._verdicts[key]

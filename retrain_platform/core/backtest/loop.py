@@ -78,6 +78,19 @@ class _Monitor:
 def _drift(
     bank: ModelBank, contract: DatasetContract, serving: _Serving, index: int
 ) -> DriftObservation | None:
+    """The drift report of partition `index` against the serving model, computed once per bank
+    (its numbers depend on the model, the partition, the sample cap and the minimum values,
+    not on the thresholds that judge them)."""
+    policy = contract.policy
+    key = (serving.step, index, policy.drift_row_cap, policy.drift_min_values)
+    if key not in bank.drift_reports:
+        bank.drift_reports[key] = _drift_report(bank, contract, serving, index)
+    return bank.drift_reports[key]  # type: ignore[return-value]
+
+
+def _drift_report(
+    bank: ModelBank, contract: DatasetContract, serving: _Serving, index: int
+) -> DriftObservation | None:
     history, policy = bank.history, contract.policy
     current = history.featured[history.partitions[index]]
     if current.is_empty():
