@@ -41,7 +41,11 @@ class CandidateModelConfig(dg.Config):
     )
     max_rounds: int = Field(400, description="Boosting rounds at most (early-stopped per fold).")
     early_stopping_rounds: int = Field(30, description="Rounds without improvement per fold.")
-    folds: int = Field(3, description="Expanding-window folds over train + validation.")
+    folds: int = Field(
+        1,
+        description="Expanding-window folds over train + validation (1: early stopping on "
+        "the validation split, the cheapest search).",
+    )
     seed: int = Field(42, description="LightGBM seed.")
     num_threads: int | None = Field(None, description="LightGBM threads; default cores - 1.")
 
