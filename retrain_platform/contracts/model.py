@@ -172,6 +172,15 @@ class Policy:
     # episode already retrained fires again only once its max PSI grew by this factor.
     retrain_cooldown_hours: float = 6.0
     drift_worsening_factor: float = 1.5
+    # The drift trigger reads the largest PSI among the champion's features carrying this share
+    # of its gain importance (None: every feature). It fires once `drift_persistence` of the
+    # last max(`drift_persistence_window`, `drift_persistence`) reports drifted, the newest
+    # among them. A drift retrain waits until this many partitions from the onset are labelled,
+    # so the gate's holdout holds the new regime (0: no wait).
+    drift_importance_share: float | None = None
+    drift_persistence: int = 1
+    drift_persistence_window: int = 1
+    min_post_drift_labelled_partitions: int = 0
     # Serving budgets a candidate must meet before it becomes champion (checked in a child
     # process by the deployment step): p99 latency of single-row predictions, size of the model.
     max_p99_ms: float = 50.0

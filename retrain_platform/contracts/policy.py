@@ -89,6 +89,10 @@ _POLICY_FIELDS: dict[str, Callable[[Any], Any]] = {
     "retrain_on_new_labelled_rows": int,
     "retrain_cooldown_hours": float,
     "drift_worsening_factor": float,
+    "drift_importance_share": float,
+    "drift_persistence": int,
+    "drift_persistence_window": int,
+    "min_post_drift_labelled_partitions": int,
     "max_p99_ms": float,
     "max_model_mb": float,
 }
@@ -164,6 +168,16 @@ def _check_policy_values(p: Reader, values: dict[str, Any], column_names: set[st
         p.fail("must be a positive number of rows", p.sub("retrain_on_new_labelled_rows"))
     if values.get("retrain_cooldown_hours", 0.0) < 0:
         p.fail("must be a non-negative number of hours", p.sub("retrain_cooldown_hours"))
+    share = values.get("drift_importance_share")
+    if share is not None and not 0 < share <= 1:
+        p.fail("must be a share in (0, 1]", p.sub("drift_importance_share"))
+    persistence = values.get("drift_persistence", 1)
+    if persistence < 1:
+        p.fail("must be at least 1 report", p.sub("drift_persistence"))
+    if values.get("drift_persistence_window", 1) < 1:
+        p.fail("must be at least 1 report", p.sub("drift_persistence_window"))
+    if values.get("min_post_drift_labelled_partitions", 0) < 0:
+        p.fail("must be a non-negative number", p.sub("min_post_drift_labelled_partitions"))
     if values.get("drift_worsening_factor", 1.0) < 1:
         p.fail("must be at least 1", p.sub("drift_worsening_factor"))
     for budget in ("max_p99_ms", "max_model_mb"):
@@ -208,6 +222,7 @@ def _training_window(p: Reader, grain: str | None) -> dict[str, Any]:
 
 
 POLICY_KEYS = (*_POLICY_FIELDS, "training_window", *WINDOW_SIZES)
+_OPTIONAL_KEYS = ("retrain_on_new_labelled_rows", "drift_importance_share")  # null: off
 
 
 def override_policy(policy: Policy, settings: Mapping[str, object]) -> Policy:
@@ -232,7 +247,9 @@ def override_policy(policy: Policy, settings: Mapping[str, object]) -> Policy:
                 if value not in TRAINING_WINDOWS:
                     raise ValueError
                 values[key] = value
-            elif key == "retrain_on_new_labelled_rows" and value is None:
+            elif (
+                key in ("retrain_on_new_labelled_rows", "drift_importance_share") and value is None
+            ):
                 values[key] = None
             else:
                 values[key] = _POLICY_FIELDS[key](value)
@@ -240,6 +257,7 @@ def override_policy(policy: Policy, settings: Mapping[str, object]) -> Policy:
             msg = f"policy {key}: {raw!r} is not a valid value"
             raise ValueError(msg) from None
     changed = replace(policy, **values)
+    _check_trigger_settings(changed)
     sizes = [getattr(changed, name) for name in WINDOW_SIZES]
     if None not in sizes and sizes[0] <= sizes[1] + sizes[2]:
         msg = (
@@ -248,3 +266,16 @@ def override_policy(policy: Policy, settings: Mapping[str, object]) -> Policy:
         )
         raise ValueError(msg)
     return changed
+
+
+def _check_trigger_settings(policy: Policy) -> None:
+    share = policy.drift_importance_share
+    if share is not None and not 0 < share <= 1:
+        msg = f"policy drift_importance_share: {share} is not a share in (0, 1]"
+        raise ValueError(msg)
+    if policy.drift_persistence < 1 or policy.drift_persistence_window < 1:
+        msg = "policy drift_persistence and drift_persistence_window must be at least 1"
+        raise ValueError(msg)
+    if policy.min_post_drift_labelled_partitions < 0:
+        msg = "policy min_post_drift_labelled_partitions must be non-negative"
+        raise ValueError(msg)

@@ -281,6 +281,12 @@ def test_partition_fill_starts_on_the_first_data_day(screens, page):
     page.screenshot(path=str(shot("15-validated-partitions")))
 
     page.goto(asset_url(screens, key, "lineage"))
+    # upstream only: with every downstream asset the graph is zoomed out to boxes without details
+    page.get_by_role("button", name="Upstream").click()
+    page.wait_for_url(re.compile("upstream", re.IGNORECASE))
+    zoom_in = page.locator("button:has([aria-label='zoom_in'])").first
+    for _ in range(3):  # close enough for the nodes to show their details
+        zoom_in.click()
     titles = [keys.raw_key(screens.contract).path[-1], key.path[-1]]
     page.wait_for_function(  # each node's partition counts load on their own
         """titles => titles.every(t => Array.from(document.querySelectorAll('foreignObject'))

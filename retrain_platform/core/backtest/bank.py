@@ -132,7 +132,7 @@ class ModelBank:
     _early: dict[tuple[int, int], tuple[float, float]] = field(default_factory=dict)
     _holdouts: dict[int, pl.DataFrame] = field(default_factory=dict)
     _verdicts: dict[tuple[int, int, object], GateVerdict] = field(default_factory=dict)
-    drift_reports: dict[tuple[int, int, int, int], object] = field(default_factory=dict)
+    drift_reports: dict[tuple[object, ...], object] = field(default_factory=dict)
 
     def window(self, step: int) -> DatasetWindow | None:
         if step not in self._windows:

@@ -30,6 +30,7 @@ from retrain_platform.core.backtest.bank import ModelBank
 from retrain_platform.core.backtest.policies import CONTRACT, EVERY, NEVER, RetrainPolicy
 from retrain_platform.core.backtest.results import PolicyResult, StepRecord
 from retrain_platform.core.monitoring.drift import drift_summary
+from retrain_platform.core.monitoring.drift_importance import important_features, trigger_psi
 from retrain_platform.core.monitoring.drift_prediction import prediction_drift
 from retrain_platform.core.monitoring.drift_profile import sample_rows
 from retrain_platform.core.monitoring.drift_warm_up import reaching_gaps, warming_up
@@ -82,7 +83,13 @@ def _drift(
     (its numbers depend on the model, the partition, the sample cap and the minimum values,
     not on the thresholds that judge them)."""
     policy = contract.policy
-    key = (serving.step, index, policy.drift_row_cap, policy.drift_min_values)
+    key = (
+        serving.step,
+        index,
+        policy.drift_row_cap,
+        policy.drift_min_values,
+        policy.drift_importance_share,
+    )
     if key not in bank.drift_reports:
         bank.drift_reports[key] = _drift_report(bank, contract, serving, index)
     return bank.drift_reports[key]  # type: ignore[return-value]
@@ -113,10 +120,15 @@ def _drift_report(
     )
     scores = bank.predict(serving.step, sample_rows(current, cap, SAMPLE_SEED))
     prediction = prediction_drift(scores, reference.scores, ks_threshold=policy.drift_ks_threshold)
+    booster = bank.booster(serving.step)
+    important = important_features(
+        booster.feature_name(), booster.feature_importance("gain"), policy.drift_importance_share
+    )
+    statistic, feature = trigger_psi(summary, important)
     return DriftObservation(
         partition=history.partitions[index],
-        max_psi=summary.max_psi,
-        max_psi_feature=summary.max_psi_feature,
+        max_psi=statistic,
+        max_psi_feature=feature,
         prediction_ks=None if warm else prediction.ks_statistic,
     )
 

@@ -16,6 +16,7 @@ RETRAIN = "retrain"
 NO_CHAMPION = "no_champion"
 IN_FLIGHT = "in_flight"
 COOLDOWN = "cooldown"
+DEFERRED = "deferred"  # a drift retrain waits for labelled partitions of the new regime
 HANDLED = "handled"
 HEALTHY = "healthy"
 
@@ -119,6 +120,9 @@ class TriggerPolicy:
     cooldown: timedelta = DEFAULT_COOLDOWN
     worsening_factor: float = DEFAULT_WORSENING_FACTOR
     new_labelled_rows: int | None = None
+    persistence: int = 1
+    persistence_window: int = 1
+    min_post_drift_labelled: int = 0
 
     @classmethod
     def from_policy(
@@ -142,6 +146,9 @@ class TriggerPolicy:
                 worsening_factor if worsening_factor is not None else policy.drift_worsening_factor
             ),
             new_labelled_rows=policy.retrain_on_new_labelled_rows,
+            persistence=policy.drift_persistence,
+            persistence_window=max(policy.drift_persistence_window, policy.drift_persistence),
+            min_post_drift_labelled=policy.min_post_drift_labelled_partitions,
         )
 
 

@@ -28,6 +28,13 @@ Rules, in this order:
      as many new rows again;
 4. cooldown: a trigger that fires within `cooldown` of the last automatic retrain is held.
 
+Drift counts as persistent once `persistence` of the last `persistence_window` reports drifted
+(the newest among them); each report's PSI is the trigger's statistic (the champion's important
+features when the policy says so, `drift_importance`). While a persistent drift episode not yet
+retrained has fewer than `min_post_drift_labelled` labelled partitions from its onset, nothing is
+retrained (code `deferred`): a challenger trained and gated before the new regime's labels
+arrive is judged on the old regime.
+
 Every outcome carries a `state_key`: the sensor records a "no retrain" decision only when that
 key changes, so the decision history grows per state change, not per tick.
 """
@@ -44,6 +51,7 @@ from retrain_platform.core.monitoring.trigger_inputs import (
     COOLDOWN,
     DEFAULT_COOLDOWN,
     DEFAULT_WORSENING_FACTOR,
+    DEFERRED,
     DRIFT,
     FRESHNESS_FAIL,
     HANDLED,
@@ -67,6 +75,7 @@ __all__ = [
     "AGE",
     "COOLDOWN",
     "DEFAULT_COOLDOWN",
+    "DEFERRED",
     "DEFAULT_WORSENING_FACTOR",
     "DRIFT",
     "Decision",
@@ -136,10 +145,24 @@ def _past(state: TriggerState, trigger: str, episode: str) -> list[PastRetrain]:
     return [p for p in state.past if p.trigger == trigger and p.episode == episode]
 
 
+def _persistent(observations: Sequence[DriftObservation], policy: TriggerPolicy) -> set[str]:
+    """Partitions whose report drifted with at least `persistence` drifted reports among the
+    `persistence_window` reports up to it (every drifted one when persistence is 1)."""
+    ordered = sorted(observations, key=lambda o: o.partition)
+    flags = [drifted(o, policy) for o in ordered]
+    window = policy.persistence_window
+    return {
+        o.partition
+        for i, o in enumerate(ordered)
+        if flags[i] and sum(flags[max(0, i - window + 1) : i + 1]) >= policy.persistence
+    }
+
+
 def _drift_candidate(
     state: TriggerState, policy: TriggerPolicy, champion: int, handled: list[str]
 ) -> _Candidate | None:
-    run = _episode(state.drift, lambda o: drifted(o, policy))
+    persistent = _persistent(state.drift, policy)
+    run = _episode(state.drift, lambda o: o.partition in persistent)
     if not run:
         return None
     first, latest = run[0], run[-1]
@@ -148,6 +171,11 @@ def _drift_candidate(
     reason = (
         f"drift on {latest.partition}: {_describe_drift(latest, policy)}; drifted since "
         f"{first.partition} ({len(run)} partition(s)), champion v{champion}"
+        + (
+            f"; persistent: {policy.persistence} of the last {policy.persistence_window} reports"
+            if policy.persistence > 1
+            else ""
+        )
     )
     earlier = _past(state, DRIFT, episode)
     if not earlier:
@@ -240,6 +268,31 @@ def _new_data_candidate(
     return _Candidate(NEW_DATA, episode, f"{NEW_DATA}:{episode}", reason)
 
 
+def _deferred(
+    state: TriggerState, policy: TriggerPolicy, champion: int, seen: str
+) -> Decision | None:
+    """While a drift episode waits for labelled partitions of the new regime, no retrain of
+    any trigger: a challenger would be trained and judged on the old regime only."""
+    if policy.min_post_drift_labelled <= 0:
+        return None
+    persistent = _persistent(state.drift, policy)
+    run = _episode(state.drift, lambda o: o.partition in persistent)
+    if not run or _past(state, DRIFT, f"{champion}:{run[0].partition}"):
+        return None
+    onset = run[0].partition
+    labelled = sorted({o.partition for o in state.performance if o.partition >= onset})
+    if len(labelled) >= policy.min_post_drift_labelled:
+        return None
+    reason = (
+        f"drift since {onset} ({_describe_drift(run[-1], policy)}), champion v{champion}: "
+        f"deferred until {policy.min_post_drift_labelled} partition(s) from the onset are "
+        f"labelled ({len(labelled)} so far), so the gate judges the new regime"
+    )
+    return Decision(
+        False, DRIFT, reason, None, DEFERRED, f"{DEFERRED}|{onset}|{len(labelled)}|{seen}"
+    )
+
+
 def _latest(observations: Sequence[DriftObservation] | Sequence[PerformanceObservation]) -> str:
     return max((o.partition for o in observations), default="-")
 
@@ -263,6 +316,9 @@ def decide(state: TriggerState, policy: TriggerPolicy, now: datetime) -> Decisio
             f"{IN_FLIGHT}|{seen}",
         )
     handled: list[str] = []
+    waiting = _deferred(state, policy, champion, seen)
+    if waiting is not None:
+        return waiting
     candidate = (
         _drift_candidate(state, policy, champion, handled)
         or _performance_candidate(state, policy, champion, handled)

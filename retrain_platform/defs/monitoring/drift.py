@@ -35,6 +35,7 @@ from retrain_platform.core.monitoring.drift import (
     sample_rows,
     warming_up,
 )
+from retrain_platform.core.monitoring.drift_importance import important_features, trigger_psi
 from retrain_platform.core.monitoring.reference import (
     SAMPLE_SEED,
     Reference,
@@ -65,6 +66,8 @@ from retrain_platform.defs.monitoring.metadata import (
     REPORT,
     SAMPLE_ROWS,
     STATUS,
+    TRIGGER_PSI,
+    TRIGGER_PSI_FEATURE,
     WARMING_UP,
     drift_report_key,
     no_champion_result,
@@ -181,8 +184,17 @@ def build_drift_report_asset(contract: DatasetContract) -> dg.AssetsDefinition:
             scores, reference.scores, ks_threshold=policy.drift_ks_threshold
         )
         entries, drifted_columns = drift_entries(summary, prediction)
+        booster = champion.booster
+        important = important_features(
+            booster.feature_name(),
+            booster.feature_importance("gain"),
+            policy.drift_importance_share,
+        )
+        statistic, statistic_feature = trigger_psi(summary, important)
         metadata: dict[str, object] = {
             **entries,
+            TRIGGER_PSI: statistic,
+            TRIGGER_PSI_FEATURE: statistic_feature or "",
             STATUS: OK,
             CHAMPION_VERSION: champion.version,
             SAMPLE_ROWS: float(summary.current_rows),

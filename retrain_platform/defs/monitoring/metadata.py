@@ -20,6 +20,10 @@ GROUP = "monitoring"
 STATUS = "status"
 CHAMPION_VERSION = "champion_version"
 MAX_PSI = "max_psi"
+# the drift trigger's statistic: max PSI over the champion's important features (policy
+# `drift_importance_share`; every feature when unset), and its feature
+TRIGGER_PSI = "trigger_psi"
+TRIGGER_PSI_FEATURE = "trigger_psi_feature"
 MAX_PSI_FEATURE = "max_psi_feature"
 DRIFT_SHARE = "drift_share"
 PREDICTION_KS = "prediction_ks"

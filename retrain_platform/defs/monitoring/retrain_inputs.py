@@ -64,8 +64,10 @@ def _drift(instance: dg.DagsterInstance, contract: DatasetContract, champion: in
     return tuple(
         DriftObservation(
             partition=p,
-            max_psi=float(m[mon.MAX_PSI]),  # type: ignore[arg-type]
-            max_psi_feature=str(m.get(mon.MAX_PSI_FEATURE) or "") or None,
+            # the trigger's statistic (reports made before it existed: the max PSI)
+            max_psi=float(m.get(mon.TRIGGER_PSI, m[mon.MAX_PSI])),  # type: ignore[arg-type]
+            max_psi_feature=str(m.get(mon.TRIGGER_PSI_FEATURE, m.get(mon.MAX_PSI_FEATURE)) or "")
+            or None,
             # a partition whose windowed features are warming up moves the model's scores too:
             # its prediction drift is not evidence of drift
             prediction_ks=(

@@ -140,8 +140,10 @@ def test_drift_metadata_is_a_few_plots_and_one_table(scenario, contract):
                    and not isinstance(v.value, bool)]  # fmt: skip
         assert numbers == [
             mon.MAX_PSI, mon.PSI_THRESHOLD, mon.DRIFT_SHARE, mon.N_DRIFTED, mon.PREDICTION_KS,
-            mon.PREDICTION_KS_THRESHOLD, mon.CHAMPION_VERSION, mon.SAMPLE_ROWS,
+            mon.PREDICTION_KS_THRESHOLD, mon.TRIGGER_PSI, mon.CHAMPION_VERSION, mon.SAMPLE_ROWS,
         ]  # fmt: skip
+        # the policy restricts no features: the trigger reads the max PSI over all of them
+        assert entries[mon.TRIGGER_PSI].value == entries[mon.MAX_PSI].value
         assert entries[mon.PSI_THRESHOLD].value == contract.policy.drift_psi_threshold
         assert not any("." in key for key in entries)  # no flat `psi.X` entries
         table = entries[mon.DRIFT_TABLE]
