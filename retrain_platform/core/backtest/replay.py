@@ -189,8 +189,10 @@ def run_backtest(
         frontier_fits = options.oracle_max_fits or max(most, 2)
         oracle = oracle_frontier(base, first, last, options.metric, frontier_fits)
         frontier = oracle.means
+        shown: set[tuple[int, ...]] = set()
         for fits in sorted({r.fits for r in results if r.policy.kind == CONTRACT} or {most}):
-            if fits in oracle.schedules:
+            if fits in oracle.schedules and oracle.schedules[fits] not in shown:
+                shown.add(oracle.schedules[fits])
                 label = f"oracle<={fits}"
                 results.append(schedule_result(base, oracle.schedules[fits], first, label))
     evaluated = history.partitions[first + 1 :]

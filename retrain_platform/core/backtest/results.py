@@ -178,15 +178,16 @@ def format_table(result: BacktestResult) -> str:
     """The comparison table as aligned text, one line per policy."""
     table = result.table()
     recovery = [c for c in table.columns if c.startswith("recovery_")]
+    width = max([6, *(len(name) for name in table.get_column("policy"))])
     header = (
-        f"{'policy':<28} {'fits':>5} {'promoted':>8} {'roc_auc':>8} {'accuracy':>9} "
+        f"{'policy':<{width}} {'fits':>5} {'promoted':>8} {'roc_auc':>8} {'accuracy':>9} "
         f"{'<floor':>7} {'C_a area':>9} {'oracle@fits':>11}"
         + "".join(f" {'recover ' + c.removeprefix('recovery_'):>20}" for c in recovery)
     )
     lines = [header]
     for row in table.iter_rows(named=True):
         lines.append(
-            f"{row['policy'][:28]:<28} {row['fits']:>5} {row['promoted']:>8} "
+            f"{row['policy']:<{width}} {row['fits']:>5} {row['promoted']:>8} "
             f"{_cell(row['mean_roc_auc'], '.4f'):>8} {_cell(row['mean_accuracy'], '.2%'):>9} "
             f"{_cell(row['below_floor'], '.1%'):>7} {_cell(row['c_alpha_area'], '.4f'):>9} "
             f"{_cell(row['oracle_at_fits'], '.4f'):>11}"
