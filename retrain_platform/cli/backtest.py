@@ -36,7 +36,8 @@ from retrain_platform.core.backtest import (
 from retrain_platform.core.backtest.policies import DEFAULT_SCHEDULES, METRICS, replay_training
 
 
-def _positive(text: str) -> int:
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
     value = int(text)
     if value < 1:
         msg = f"{text!r} is not a positive integer"
@@ -46,14 +47,8 @@ def _positive(text: str) -> int:
 
 def backtest_options(args: argparse.Namespace) -> BacktestOptions:
     """The options the shared backtest arguments describe (`--rounds`: a smaller search)."""
-    rounds = getattr(args, "rounds", None)
-    training = replay_training()
-    if rounds is not None:
-        training = replace(
-            training, max_rounds=rounds, early_stopping_rounds=max(1, min(30, rounds // 4))
-        )
     return BacktestOptions(
-        training=training,
+        training=replay_training(getattr(args, "rounds", None)),
         gate=not args.no_gate,
         metric=args.metric,
         alpha_max=args.alpha_max,
@@ -74,17 +69,26 @@ def contract_with_settings(
     return replace(contract, policy=changed)
 
 
-def write_outputs(result: BacktestResult, args: argparse.Namespace, grain: str) -> None:
-    """The plots, CSV and JSON the arguments ask for, each path printed."""
+def write_outputs(
+    result: BacktestResult,
+    args: argparse.Namespace,
+    grain: str,
+    *,
+    payload: dict[str, object] | None = None,
+    steps: str = "per-partition steps",
+) -> None:
+    """The plots, CSV and JSON the arguments ask for, each path printed (`payload`: the JSON,
+    by default the result's table and frontier; `steps`: what the CSV holds)."""
     if args.plot:
         print(f"plot: {plot_partitions(result, Path(args.plot), grain=grain)}")
     if args.frontier:
         print(f"frontier: {plot_frontier(result, Path(args.frontier))}")
     if args.csv:
         result.per_partition().write_csv(args.csv)
-        print(f"per-partition steps: {args.csv}")
+        print(f"{steps}: {args.csv}")
     if args.json:
-        Path(args.json).write_text(json.dumps(result.to_json(), indent=2, default=str) + "\n")
+        text = json.dumps(payload or result.to_json(), indent=2, default=str)
+        Path(args.json).write_text(text + "\n")
         print(f"json: {args.json}")
 
 
@@ -173,7 +177,7 @@ def add_backtest_command(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--rounds",
-        type=_positive,
+        type=positive_int,
         help="boosting rounds at most per fit (default: the retrain job's 400, early-stopped)",
     )
     add_replay_arguments(parser)

@@ -12,15 +12,18 @@ before the search; `--json` saves the calibration, `--csv` the report part's per
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from retrain_platform.cli.backtest import add_replay_arguments, backtest_options
+from retrain_platform.cli.backtest import (
+    add_replay_arguments,
+    backtest_options,
+    positive_int,
+    write_outputs,
+)
 from retrain_platform.cli.options import default_contract_path
 from retrain_platform.cli.progress import Bars
 from retrain_platform.contracts import CONTRACT_ENV_VAR, load_contract
@@ -28,25 +31,10 @@ from retrain_platform.core.backtest import (
     CONTRACT,
     RetrainPolicy,
     parse_settings,
-    plot_frontier,
-    plot_partitions,
 )
 from retrain_platform.core.backtest.calibrate import calibrate
 from retrain_platform.core.backtest.calibrate_policy import policy_block, write_policy
 from retrain_platform.core.backtest.calibrate_results import Calibration, Score
-from retrain_platform.core.backtest.policies import BacktestOptions
-from retrain_platform.core.models.training import TrainingOptions
-
-
-def calibrate_options(args: argparse.Namespace) -> BacktestOptions:
-    """The backtest options of the shared arguments, with `--rounds` as the fits' search."""
-    options = backtest_options(args)
-    if args.rounds is None:
-        return options
-    training = TrainingOptions(
-        max_rounds=args.rounds, early_stopping_rounds=min(30, args.rounds // 4 or 1), num_threads=1
-    )
-    return replace(options, training=training)
 
 
 def _cell(value: float, pattern: str) -> str:
@@ -77,21 +65,6 @@ def _summary(calibration: Calibration, best: Score) -> str:
     )
 
 
-def _outputs(calibration: Calibration, args: argparse.Namespace, grain: str) -> None:
-    result = calibration.report_result
-    if args.plot:
-        print(f"plot: {plot_partitions(result, Path(args.plot), grain=grain)}")
-    if args.frontier:
-        print(f"frontier: {plot_frontier(result, Path(args.frontier))}")
-    if args.csv:
-        result.per_partition().write_csv(args.csv)
-        print(f"per-partition steps (report part): {args.csv}")
-    if args.json:
-        text = json.dumps(calibration.to_json(), indent=2, default=str)
-        Path(args.json).write_text(text + "\n")
-        print(f"json: {args.json}")
-
-
 def cmd_calibrate(args: argparse.Namespace) -> int:
     """Calibrate the contract's triggers; 2 on bad input or an unusable source."""
     path = Path(args.contract or os.environ.get(CONTRACT_ENV_VAR) or default_contract_path())
@@ -105,7 +78,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                 contract,
                 alpha=args.alpha,
                 split=args.split,
-                options=calibrate_options(args),
+                options=backtest_options(args),
                 progress=bars,
             )
     except (FileNotFoundError, ValueError) as exc:
@@ -115,7 +88,13 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     print(format_comparison(calibration))
     print(f"recommended (alpha {calibration.alpha:g}):")
     print(policy_block(contract, dict(calibration.chosen)), end="")
-    _outputs(calibration, args, contract.partitioning.grain)
+    write_outputs(
+        calibration.report_result,
+        args,
+        contract.partitioning.grain,
+        payload=calibration.to_json(),
+        steps="per-partition steps (report part)",
+    )
     if args.write:
         written = {**dict(settings), **dict(calibration.changed)}
         try:
@@ -131,14 +110,6 @@ def _share(text: str) -> float:
     value = float(text)
     if not 0 < value < 1:
         msg = f"{text!r} is not a share between 0 and 1 (exclusive)"
-        raise argparse.ArgumentTypeError(msg)
-    return value
-
-
-def _rounds(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        msg = f"{text!r} is not a positive number of rounds"
         raise argparse.ArgumentTypeError(msg)
     return value
 
@@ -165,7 +136,7 @@ def add_calibrate_command(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--rounds",
-        type=_rounds,
+        type=positive_int,
         help="max boosting rounds of each fit (default: the retrain job's 400); fewer is faster",
     )
     parser.add_argument(

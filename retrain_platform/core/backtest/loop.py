@@ -33,7 +33,7 @@ from retrain_platform.core.monitoring.drift import drift_summary
 from retrain_platform.core.monitoring.drift_importance import important_features, trigger_psi
 from retrain_platform.core.monitoring.drift_prediction import prediction_drift
 from retrain_platform.core.monitoring.drift_profile import sample_rows
-from retrain_platform.core.monitoring.drift_warm_up import reaching_gaps, warming_up
+from retrain_platform.core.monitoring.drift_warm_up import left_out
 from retrain_platform.core.monitoring.reference import SAMPLE_SEED
 from retrain_platform.core.monitoring.trigger_inputs import (
     FreshnessObservation,
@@ -104,9 +104,7 @@ def _drift_report(
         return None
     reference = bank.reference(serving.step)
     start = partition_start(history.partitions[index], history.grain)
-    warm = warming_up(history.reach, history.history_start, start)
-    for name, complete in reaching_gaps(history.reach, history.gaps(), start).items():
-        warm[name] = max(complete, warm.get(name, complete))
+    warm = left_out(history.reach, history.history_start, history.gaps(), start)
     cap = policy.drift_row_cap
     summary = drift_summary(
         current,

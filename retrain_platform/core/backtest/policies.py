@@ -114,10 +114,16 @@ def with_settings(
     ]
 
 
-def replay_training() -> TrainingOptions:
+def replay_training(max_rounds: int | None = None) -> TrainingOptions:
     """The candidate search a backtest's retrains run: the retrain job's, on one thread each
-    (the backtest runs its fits in parallel processes)."""
-    return TrainingOptions(num_threads=1)
+    (the backtest runs its fits in parallel processes); `max_rounds` caps each fit's rounds for
+    a quicker look, with early stopping scaled down to match."""
+    options = TrainingOptions(num_threads=1)
+    if max_rounds is None:
+        return options
+    return replace(
+        options, max_rounds=max_rounds, early_stopping_rounds=max(1, min(30, max_rounds // 4))
+    )
 
 
 @dataclass(frozen=True)

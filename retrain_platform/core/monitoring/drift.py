@@ -62,6 +62,7 @@ from retrain_platform.core.monitoring.drift_warm_up import (
     complete_from,
     drift_features,
     feature_reach,
+    left_out,
     reaching_gaps,
     warming_up,
 )
@@ -85,6 +86,7 @@ __all__ = [
     "evidently_report",
     "feature_reach",
     "ks_test",
+    "left_out",
     "load_profile",
     "numeric_psi",
     "prediction_drift",

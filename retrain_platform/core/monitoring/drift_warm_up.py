@@ -102,6 +102,20 @@ def reaching_gaps(
     return out
 
 
+def left_out(
+    reach: Mapping[str, timedelta],
+    history_start: datetime | None,
+    gaps: Sequence[tuple[datetime, datetime]],
+    partition_start: datetime,
+) -> dict[str, datetime]:
+    """The features a partition's drift leaves out, warming up (`warming_up`, when the history's
+    start is known) or over a gap (`reaching_gaps`), each with when it is complete again."""
+    warm = warming_up(reach, history_start, partition_start) if history_start else {}
+    for name, complete in reaching_gaps(reach, gaps, partition_start).items():
+        warm[name] = max(complete, warm.get(name, complete))
+    return warm
+
+
 def drift_features(contract: DatasetContract) -> tuple[list[str], list[str]]:
     """(numeric, categorical) features: numeric without categories; with categories, or bool."""
     numeric = [c.name for c in contract.features if c.is_numeric and c.categories is None]

@@ -30,10 +30,9 @@ from retrain_platform.core.monitoring.drift import (
     drift_summary,
     evidently_report,
     feature_reach,
+    left_out,
     prediction_drift,
-    reaching_gaps,
     sample_rows,
-    warming_up,
 )
 from retrain_platform.core.monitoring.drift_importance import important_features, trigger_psi
 from retrain_platform.core.monitoring.reference import (
@@ -164,9 +163,7 @@ def build_drift_report_asset(contract: DatasetContract) -> dg.AssetsDefinition:
             complete_from=complete_from(reach, first) if first else None,
         )
         start = partition_start(partition, contract.partitioning.grain)
-        warm = warming_up(reach, first, start) if first else {}
-        for name, complete in reaching_gaps(reach, gaps, start).items():
-            warm[name] = max(complete, warm.get(name, complete))
+        warm = left_out(reach, first, gaps, start)
         summary = drift_summary(
             current,
             reference.profile,

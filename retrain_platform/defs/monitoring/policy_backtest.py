@@ -14,7 +14,6 @@ materialized on demand, since a backtest costs many fits.
 import base64
 import json
 import math
-from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
@@ -260,7 +259,7 @@ def backtest_options(config: PolicyBacktestConfig) -> BacktestOptions:
         metric=config.metric,
         alpha_max=config.alpha_max,
         onsets=tuple(config.onsets),
-        training=replace(replay_training(), max_rounds=config.max_rounds),
+        training=replay_training(config.max_rounds),
         workers=config.workers,
     )
 
