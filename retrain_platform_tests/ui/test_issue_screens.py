@@ -208,12 +208,10 @@ def asset_url(screens: Screens, key, view: str | None = None) -> str:
 
 
 def select_check(page, name: str) -> None:
-    """Click a check in the Checks tab's list (a long name shows shortened: click its row)."""
-    item = page.get_by_text(name, exact=True).first
-    item.wait_for(state="attached")
-    if not item.is_visible():  # the full name is a hidden measure beside the shortened label
-        item = item.locator("xpath=..")
-    item.click()
+    """Click a check in the Checks tab's list. A long name shows shortened, its full text in a
+    hidden measure beside the label (hidden once the list has laid out, not before), so the
+    click goes to the visible parent of an element holding the name, waiting until there is one."""
+    page.get_by_text(name, exact=True).locator("xpath=..").filter(visible=True).first.click()
 
 
 def body_text(page) -> str:
