@@ -7,6 +7,7 @@ belongs to; this module is the one definition of that mapping.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 
 import polars as pl
 
@@ -28,13 +29,16 @@ def partition_key_expr(timestamp: pl.Expr, grain: str) -> pl.Expr:
     return as_datetime.dt.truncate(_TRUNCATE[grain]).dt.strftime(KEY_FORMATS[grain])
 
 
+@lru_cache(maxsize=65_536)
 def partition_start(key: str, grain: str) -> datetime:
-    """Start of a partition, as an aware UTC datetime."""
+    """Start of a partition, as an aware UTC datetime (cached: monitoring and a backtest ask
+    for the same keys thousands of times, and `strptime` is slow)."""
     return datetime.strptime(key, KEY_FORMATS[grain]).replace(tzinfo=UTC)
 
 
+@lru_cache(maxsize=65_536)
 def partition_end(key: str, grain: str) -> datetime:
-    """Exclusive end of a partition."""
+    """Exclusive end of a partition (cached, as `partition_start`)."""
     start = partition_start(key, grain)
     if grain == "hourly":
         return start + timedelta(hours=1)

@@ -9,8 +9,8 @@ from rich.console import Console
 
 from retrain_platform.cli.progress import Bars
 from retrain_platform.core.backtest import BacktestOptions, parse_policies, run_backtest
+from retrain_platform.core.backtest.fitting import FITTING
 from retrain_platform.core.backtest.history import FEATURES
-from retrain_platform.core.backtest.replay import FITTING
 from retrain_platform.core.backtest.source import READING
 from retrain_platform.core.models.training import TrainingOptions
 from retrain_platform.core.synthetic import write_landing_files

@@ -4,13 +4,16 @@ The model a retrain at step `i` would produce depends on nothing but the step: i
 window is `select_window` at that step's time over the partitions landed by then (the policy's
 window), its training the platform's own candidate search (`training.train_candidates`). So the
 bank keys models by step, fits each at most once (in worker processes when several are known to
-be needed, e.g. for fixed schedules and the oracle) and scores it on every later partition in
-one pass; policies then only look up which model serves which partition, and what it scored.
+be needed, e.g. for fixed schedules and the oracle: `fitting.FitPool`) and scores it on every
+later partition in one pass; policies then only look up which model serves which partition, and
+what it scored. A fit also keeps its training set's holdout (rows, feature matrix and its own
+scores), so a gate only has to score the champion on it.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import lightgbm as lgb
@@ -20,29 +23,19 @@ import polars as pl
 from retrain_platform.contracts import DatasetContract
 from retrain_platform.core.backtest.history import ReplayHistory
 from retrain_platform.core.backtest.scoring import grouped_scores
-from retrain_platform.core.datasets.training_set import SPLIT, TRAIN
 from retrain_platform.core.datasets.window import DatasetWindow, WindowSpec, select_window
 from retrain_platform.core.models import training
 from retrain_platform.core.models.gate import GateVerdict, evaluate_gate
 from retrain_platform.core.models.inputs import feature_matrix, label_vector
 from retrain_platform.core.monitoring.drift_profile import (
+    SAMPLE_SEED,
     ReferenceProfile,
     build_reference_profile,
+    drift_columns,
     sample_rows,
+    train_split,
 )
 from retrain_platform.core.monitoring.drift_warm_up import complete_from
-from retrain_platform.core.monitoring.reference import SAMPLE_SEED, drift_columns
-
-
-@dataclass(frozen=True, eq=False)
-class Fitted:
-    """A model fitted at one step: its booster text and its scores on every later partition."""
-
-    step: int
-    model: str
-    roc_auc: np.ndarray
-    accuracy: np.ndarray
-    seconds: float
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,6 +44,22 @@ class Reference:
 
     profile: ReferenceProfile
     scores: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class Fitted:
+    """A model fitted at one step: its booster text, its scores on every later partition, and
+    its training set's holdout rows with their feature matrix and the model's scores."""
+
+    step: int
+    model: str
+    roc_auc: np.ndarray
+    accuracy: np.ndarray
+    seconds: float
+    holdout: pl.DataFrame
+    holdout_x: np.ndarray
+    holdout_scores: np.ndarray
+    reference: Reference | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,8 +101,10 @@ def fit_step(
     options: training.TrainingOptions,
     contract: DatasetContract,
     step: int,
+    references: bool = False,
 ) -> Fitted:
-    """Train the step's candidate as the retrain job would and score it on later partitions."""
+    """Train the step's candidate as the retrain job would and score it on later partitions;
+    with `references`, build its drift reference too (while its training set is at hand)."""
     started = time.perf_counter()
     window = step_window(history, spec, step)
     if window is None:
@@ -101,6 +112,9 @@ def fit_step(
         raise ValueError(msg)
     frame = history.training_frame(window)
     booster = training.train_candidates(frame, contract, list(history.features), options).booster
+    holdout = training.holdout_rows(frame)
+    holdout_x = feature_matrix(holdout, history.features)
+    holdout_scores = np.asarray(booster.predict(holdout_x, num_threads=1), dtype=np.float64)
     start = matrix.offsets[step + 1]
     count = len(history.partitions) - step - 1
     auc, accuracy = np.full(0, np.nan), np.full(0, np.nan)
@@ -113,12 +127,48 @@ def fit_step(
             count,
             contract.policy.decision_threshold,
         )
-    return Fitted(step, booster.model_to_string(), auc, accuracy, time.perf_counter() - started)
+    reference = drift_reference(history, contract, frame, booster) if references else None
+    seconds = time.perf_counter() - started
+    return Fitted(
+        step,
+        booster.model_to_string(),
+        auc,
+        accuracy,
+        seconds,
+        holdout,
+        holdout_x,
+        holdout_scores,
+        reference,
+    )
+
+
+def drift_reference(
+    history: ReplayHistory, contract: DatasetContract, frame: pl.DataFrame, booster: lgb.Booster
+) -> Reference:
+    """A model's drift reference (as `monitoring.reference`): the profile of its training set's
+    train split and its scores on the profile's sample."""
+    train = train_split(frame, contract)
+    numeric, categorical = drift_columns(train.schema, list(history.features))
+    cap = contract.policy.drift_row_cap
+    profile = build_reference_profile(
+        train,
+        numeric,
+        categorical,
+        row_cap=cap,
+        seed=SAMPLE_SEED,
+        complete_from=complete_from(history.reach, history.history_start),
+        timestamp=contract.timestamp_name,
+    )
+    sample = feature_matrix(sample_rows(train, cap, SAMPLE_SEED), history.features)
+    scores = np.asarray(booster.predict(sample, num_threads=1), dtype=np.float64)
+    return Reference(profile, scores)
 
 
 @dataclass(eq=False)
 class ModelBank:
-    """The fitted models of one (window, training, contract) setting, by step."""
+    """The fitted models of one (window, training, contract) setting, by step. `fetch`, when
+    set, is asked first for a step not fitted yet (a worker pool that has it queued stores it
+    and says True); otherwise the step is fitted here."""
 
     history: ReplayHistory
     spec: WindowSpec
@@ -130,7 +180,8 @@ class ModelBank:
     _references: dict[int, Reference] = field(default_factory=dict)
     _windows: dict[int, DatasetWindow | None] = field(default_factory=dict)
     _early: dict[tuple[int, int], tuple[float, float]] = field(default_factory=dict)
-    _holdouts: dict[int, pl.DataFrame] = field(default_factory=dict)
+    references: bool = False  # build each fit's drift reference with it (a contract policy)
+    fetch: Callable[[int], bool] | None = None
     _verdicts: dict[tuple[int, int, object], GateVerdict] = field(default_factory=dict)
     drift_reports: dict[tuple[object, ...], object] = field(default_factory=dict)
 
@@ -140,9 +191,15 @@ class ModelBank:
         return self._windows[step]
 
     def fit(self, step: int) -> Fitted:
-        if step not in self.fitted:
+        if step not in self.fitted and not (self.fetch is not None and self.fetch(step)):
             self.fitted[step] = fit_step(
-                self.history, self.matrix, self.spec, self.options, self.contract, step
+                self.history,
+                self.matrix,
+                self.spec,
+                self.options,
+                self.contract,
+                step,
+                self.references,
             )
         return self.fitted[step]
 
@@ -158,12 +215,8 @@ class ModelBank:
         return np.asarray(self.booster(step).predict(x, num_threads=1), dtype=np.float64)
 
     def holdout(self, step: int) -> pl.DataFrame:
-        """The holdout rows of the step's training set (read once per step)."""
-        if step not in self._holdouts:
-            window = self.window(step)
-            assert window is not None
-            self._holdouts[step] = training.holdout_rows(self.history.training_frame(window))
-        return self._holdouts[step]
+        """The holdout rows of the step's training set."""
+        return self.fit(step).holdout
 
     def score(self, step: int, partition: int) -> tuple[float, float]:
         """(ROC-AUC, accuracy) of the model fitted at `step` on partition index `partition`."""
@@ -187,33 +240,16 @@ class ModelBank:
         return self._early[key]
 
     def reference(self, step: int) -> Reference:
-        """The drift reference of the model fitted at `step` (as `monitoring.reference`)."""
+        """The drift reference of the model fitted at `step` (built with the fit when the bank
+        asks for `references`)."""
         if step not in self._references:
-            window = self.window(step)
-            assert window is not None
-            contract = self.contract
-            keys = list(contract.primary_key) or [
-                contract.timestamp_name,
-                *contract.entity_key_names,
-            ]
-            frame = (
-                self.history.training_frame(window)
-                .filter(pl.col(SPLIT) == TRAIN)
-                .sort(keys, maintain_order=True)
-            )
-            numeric, categorical = drift_columns(frame.schema, list(self.history.features))
-            cap = contract.policy.drift_row_cap
-            profile = build_reference_profile(
-                frame,
-                numeric,
-                categorical,
-                row_cap=cap,
-                seed=SAMPLE_SEED,
-                complete_from=complete_from(self.history.reach, self.history.history_start),
-                timestamp=contract.timestamp_name,
-            )
-            scores = self.predict(step, sample_rows(frame, cap, SAMPLE_SEED))
-            self._references[step] = Reference(profile, scores)
+            reference = self.fit(step).reference
+            if reference is None:
+                window = self.window(step)
+                assert window is not None
+                frame = self.history.training_frame(window)
+                reference = drift_reference(self.history, self.contract, frame, self.booster(step))
+            self._references[step] = reference
         return self._references[step]
 
     def gate(self, challenger: int, champion: int, contract: DatasetContract) -> GateVerdict:
@@ -221,11 +257,12 @@ class ModelBank:
         each verdict computed once (policies that retrain at the same step share it)."""
         key = (challenger, champion, contract.policy)
         if key not in self._verdicts:
-            holdout = self.holdout(challenger)
+            fitted = self.fit(challenger)
+            champion_scores = self.booster(champion).predict(fitted.holdout_x, num_threads=1)
             self._verdicts[key] = evaluate_gate(
-                holdout,
-                self.predict(challenger, holdout),
-                self.predict(champion, holdout),
+                fitted.holdout,
+                fitted.holdout_scores,
+                np.asarray(champion_scores, dtype=np.float64),
                 contract,
             )
         return self._verdicts[key]

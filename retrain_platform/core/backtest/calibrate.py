@@ -30,6 +30,7 @@ from retrain_platform.contracts.model import Policy
 from retrain_platform.core.backtest.bank import Matrix, ModelBank
 from retrain_platform.core.backtest.calibrate_policy import checked_grid, default_grid, yaml_value
 from retrain_platform.core.backtest.calibrate_results import Calibration, Score, score_of
+from retrain_platform.core.backtest.fitting import prefit
 from retrain_platform.core.backtest.history import ReplayHistory, build_history
 from retrain_platform.core.backtest.loop import replay_policy
 from retrain_platform.core.backtest.oracle import oracle_frontier
@@ -41,7 +42,7 @@ from retrain_platform.core.backtest.policies import (
     BacktestOptions,
     RetrainPolicy,
 )
-from retrain_platform.core.backtest.replay import first_fit_step, prefit, schedule_result
+from retrain_platform.core.backtest.replay import first_fit_step, schedule_result
 from retrain_platform.core.backtest.results import BacktestResult, PolicyResult
 from retrain_platform.core.backtest.source import PreparedSource, prepare_source
 from retrain_platform.core.datasets.window import window_spec

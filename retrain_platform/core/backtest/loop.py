@@ -32,9 +32,8 @@ from retrain_platform.core.backtest.results import PolicyResult, StepRecord
 from retrain_platform.core.monitoring.drift import drift_summary
 from retrain_platform.core.monitoring.drift_importance import important_features, trigger_psi
 from retrain_platform.core.monitoring.drift_prediction import prediction_drift
-from retrain_platform.core.monitoring.drift_profile import sample_rows
+from retrain_platform.core.monitoring.drift_profile import SAMPLE_SEED, sample_rows
 from retrain_platform.core.monitoring.drift_warm_up import left_out
-from retrain_platform.core.monitoring.reference import SAMPLE_SEED
 from retrain_platform.core.monitoring.trigger_inputs import (
     FreshnessObservation,
     time_window_state,
@@ -115,9 +114,12 @@ def _drift_report(
         ks_threshold=policy.drift_ks_threshold,
         warming_up=warm,
         min_values=policy.drift_min_values,
+        pvalues=False,  # the triggers read statistics only
     )
     scores = bank.predict(serving.step, sample_rows(current, cap, SAMPLE_SEED))
-    prediction = prediction_drift(scores, reference.scores, ks_threshold=policy.drift_ks_threshold)
+    prediction = prediction_drift(
+        scores, reference.scores, ks_threshold=policy.drift_ks_threshold, pvalue=False
+    )
     booster = bank.booster(serving.step)
     important = important_features(
         booster.feature_name(), booster.feature_importance("gain"), policy.drift_importance_share
@@ -190,6 +192,73 @@ def _scheduled(policy: RetrainPolicy, step: int, first: int) -> tuple[bool, str]
     return False, ""
 
 
+class PolicyReplay:
+    """One policy's replay, advanced a step at a time (`advance`), so that several policies can
+    move through the history together while the models they need are still being fitted."""
+
+    def __init__(
+        self,
+        policy: RetrainPolicy,
+        bank: ModelBank,
+        contract: DatasetContract,
+        first: int,
+        *,
+        gate: bool = True,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        self.policy, self.bank, self.contract, self.first = policy, bank, contract, first
+        self.gate, self.progress = gate, progress
+        self.serving = _Serving(first, 1, bank.history.now(first))
+        self.monitor = _Monitor()
+        self.triggers = TriggerPolicy.from_policy(contract.policy)
+        self.watching = policy.kind == CONTRACT
+        self.result = PolicyResult(policy)
+        self.last = len(bank.history.partitions) - 1
+        if self.watching:
+            _monitor(bank, contract, self.serving, self.monitor, first)
+
+    def advance(self, step: int) -> None:
+        """Replay step `step` (the next one: `first + 1` first, up to the last partition)."""
+        bank, history, serving = self.bank, self.bank.history, self.serving
+        roc_auc, accuracy = bank.score(serving.step, step)
+        record = StepRecord(
+            partition=history.partitions[step],
+            version=serving.version,
+            roc_auc=roc_auc,
+            accuracy=accuracy,
+        )
+        if self.watching:
+            _monitor(bank, self.contract, serving, self.monitor, step)
+            state = _state(bank, self.contract, serving, self.monitor, step)
+            decision = decide(state, self.triggers, history.now(step))
+            refit, record.code, record.trigger = decision.retrain, decision.code, decision.trigger
+            record.reason = decision.reason
+            if decision.retrain:
+                self.monitor.past.append(
+                    PastRetrain(
+                        decision.trigger or "",
+                        decision.episode or "",
+                        decision.max_psi,
+                        history.now(step),
+                    )
+                )
+        else:
+            refit, record.reason = _scheduled(self.policy, step, self.first)
+            record.trigger = self.policy.name if refit else None
+        # a schedule's fit at the last partition would serve nothing; a decided retrain runs
+        if refit and self.policy.kind != NEVER and (self.watching or step < self.last):
+            record.fit = True
+            passed = True
+            if self.gate:
+                verdict = bank.gate(step, serving.step, self.contract)
+                passed, record.gate_reasons = verdict.passed, tuple(verdict.messages)
+            if passed:
+                self.serving = _Serving(step, serving.version + 1, history.now(step))
+                record.promoted = True
+        self.result.steps.append(record)
+        report(self.progress, self.policy.name, step - self.first, self.last - self.first)
+
+
 def replay_policy(
     policy: RetrainPolicy,
     bank: ModelBank,
@@ -201,51 +270,7 @@ def replay_policy(
 ) -> PolicyResult:
     """Replay `policy` (its thresholds those of `contract`, its models the bank's) from the
     first fit at step `first` to the last partition."""
-    history = bank.history
-    serving = _Serving(first, 1, history.now(first))
-    monitor = _Monitor()
-    triggers = TriggerPolicy.from_policy(contract.policy)
-    watching = policy.kind == CONTRACT
-    if watching:
-        _monitor(bank, contract, serving, monitor, first)
-    result = PolicyResult(policy)
-    last = len(history.partitions) - 1
-    for step in range(first + 1, last + 1):
-        roc_auc, accuracy = bank.score(serving.step, step)
-        record = StepRecord(
-            partition=history.partitions[step],
-            version=serving.version,
-            roc_auc=roc_auc,
-            accuracy=accuracy,
-        )
-        if watching:
-            _monitor(bank, contract, serving, monitor, step)
-            state = _state(bank, contract, serving, monitor, step)
-            decision = decide(state, triggers, history.now(step))
-            refit, record.code, record.trigger = decision.retrain, decision.code, decision.trigger
-            record.reason = decision.reason
-            if decision.retrain:
-                monitor.past.append(
-                    PastRetrain(
-                        decision.trigger or "",
-                        decision.episode or "",
-                        decision.max_psi,
-                        history.now(step),
-                    )
-                )
-        else:
-            refit, record.reason = _scheduled(policy, step, first)
-            record.trigger = policy.name if refit else None
-        # a schedule's fit at the last partition would serve nothing; a decided retrain runs
-        if refit and policy.kind != NEVER and (watching or step < last):
-            record.fit = True
-            passed = True
-            if gate:
-                verdict = bank.gate(step, serving.step, contract)
-                passed, record.gate_reasons = verdict.passed, tuple(verdict.messages)
-            if passed:
-                serving = _Serving(step, serving.version + 1, history.now(step))
-                record.promoted = True
-        result.steps.append(record)
-        report(progress, policy.name, step - first, last - first)
-    return result
+    replay = PolicyReplay(policy, bank, contract, first, gate=gate, progress=progress)
+    for step in range(first + 1, replay.last + 1):
+        replay.advance(step)
+    return replay.result

@@ -2,12 +2,14 @@
 
 1. the source is read, typed and validated once (`source.prepare_source`) and the contract's
    feature view computed over it once (`history.build_history`);
-2. the models the fixed schedules and the oracle need are known in advance: they are fitted in
-   parallel processes (`bank.fit_step`, one thread each) and scored on every later partition;
-   a contract policy's retrains are looked up there, or fitted when first needed;
-3. each policy is replayed (`loop.replay_policy`); the oracle's frontier is computed from the
-   bank (`oracle.oracle_frontier`) and its schedule at each contract policy's fit count is
-   replayed too, for the table.
+2. the models the fixed schedules and the oracle need are known in advance: they are queued on
+   worker processes (`fitting.FitPool`, one thread each), fitted in step order and scored on
+   every later partition; a contract policy's retrains are looked up there, or fitted when
+   first needed;
+3. meanwhile the policies are replayed here, all of them a step at a time together
+   (`loop.PolicyReplay`), each step waiting only for the models it needs; then the oracle's
+   frontier is computed from the bank (`oracle.oracle_frontier`) and its schedule at each
+   contract policy's fit count is replayed too, for the table.
 
 Policies whose overrides change the window, the decision threshold or the drift sample get a
 bank of their own; the others share one.
@@ -15,18 +17,17 @@ bank of their own; the others share one.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from retrain_platform.contracts import DatasetContract
-from retrain_platform.core.backtest.bank import Fitted, Matrix, ModelBank, fit_step
+from retrain_platform.core.backtest.bank import Matrix, ModelBank
+from retrain_platform.core.backtest.fitting import FitPool
 from retrain_platform.core.backtest.history import ReplayHistory, build_history
-from retrain_platform.core.backtest.loop import replay_policy
+from retrain_platform.core.backtest.loop import PolicyReplay
 from retrain_platform.core.backtest.oracle import oracle_frontier
 from retrain_platform.core.backtest.policies import (
     CONTRACT,
@@ -38,45 +39,7 @@ from retrain_platform.core.backtest.policies import (
 from retrain_platform.core.backtest.results import BacktestResult, PolicyResult, StepRecord
 from retrain_platform.core.backtest.source import PreparedSource, prepare_source
 from retrain_platform.core.datasets.window import window_spec
-from retrain_platform.core.progress import ProgressCallback, report
-
-FITTING = "fit models"
-_WORKER: dict[str, object] = {}
-
-
-def _init_worker(
-    history: ReplayHistory, spec: object, options: object, contract: DatasetContract
-) -> None:
-    _WORKER.update(
-        history=history, matrix=Matrix.of(history), spec=spec, options=options, contract=contract
-    )
-
-
-def _fit_in_worker(step: int) -> Fitted:
-    return fit_step(step=step, **_WORKER)  # type: ignore[arg-type]
-
-
-def prefit(
-    bank: ModelBank, steps: Sequence[int], workers: int, progress: ProgressCallback | None
-) -> None:
-    """Fit `steps` not fitted yet, in `workers` processes (in this one when fewer is faster)."""
-    todo = sorted(set(steps) - set(bank.fitted))
-    if workers <= 1 or len(todo) < 4 * workers:
-        for done, step in enumerate(todo, 1):
-            bank.fit(step)
-            report(progress, FITTING, done, len(todo))
-        return
-    context = multiprocessing.get_context("spawn")  # polars' thread pool does not survive fork
-    with ProcessPoolExecutor(
-        workers,
-        mp_context=context,
-        initializer=_init_worker,
-        initargs=(bank.history, bank.spec, bank.options, bank.contract),
-    ) as pool:
-        chunk = max(1, min(16, len(todo) // (workers * 8)))
-        for done, fitted in enumerate(pool.map(_fit_in_worker, todo, chunksize=chunk), 1):
-            bank.fitted[fitted.step] = fitted
-            report(progress, FITTING, done, len(todo))
+from retrain_platform.core.progress import ProgressCallback
 
 
 @dataclass
@@ -149,6 +112,34 @@ def schedule_result(
     return result
 
 
+def _replay_together(
+    policies: Sequence[RetrainPolicy],
+    banks: _Banks,
+    contract: DatasetContract,
+    first: int,
+    options: BacktestOptions,
+    progress: ProgressCallback | None,
+) -> list[PolicyResult]:
+    """Every policy but the oracle replayed step by step, all advancing together, each
+    result's `seconds` the time spent on its own steps."""
+    replays = []
+    for policy in (p for p in policies if p.kind != ORACLE):
+        variant = policy.contract_for(contract)
+        bank = banks.for_contract(variant)
+        replays.append(
+            PolicyReplay(policy, bank, variant, first, gate=options.gate, progress=progress)
+        )
+    spent = [0.0] * len(replays)
+    for step in range(first + 1, len(banks.history.partitions)):
+        for i, replay in enumerate(replays):
+            began = time.perf_counter()
+            replay.advance(step)
+            spent[i] += time.perf_counter() - began
+    for replay, seconds in zip(replays, spent, strict=True):
+        replay.result.seconds = seconds
+    return [r.result for r in replays]
+
+
 def run_backtest(
     source: Path | PreparedSource,
     contract: DatasetContract,
@@ -169,20 +160,16 @@ def run_backtest(
     history = build_history(prepared, contract, view=options.view, progress=steps)
     banks = _Banks(history, options, Matrix.of(history))
     base = banks.for_contract(contract)
+    base.references = any(
+        banks.for_contract(p.contract_for(contract)) is base for p in policies if p.kind == CONTRACT
+    )
     first = first_fit_step(base, options)
     last = len(history.partitions) - 1
     workers = options.workers or os.cpu_count() or 1
     wanted = sorted({s for p in policies for s in _schedule_steps(p, first, last)})
-    prefit(base, wanted, workers, steps)
-    results = []
-    for policy in (p for p in policies if p.kind != ORACLE):
-        began = time.perf_counter()
-        variant = policy.contract_for(contract)
-        result = replay_policy(
-            policy, banks.for_contract(variant), variant, first, gate=options.gate, progress=steps
-        )
-        result.seconds = time.perf_counter() - began
-        results.append(result)
+    with FitPool(base, workers, steps) as pool:
+        pool.queue(wanted)
+        results = _replay_together(policies, banks, contract, first, options, steps)
     frontier: dict[int, float] = {}
     if any(p.kind == ORACLE for p in policies):
         most = max((r.fits for r in results), default=1)

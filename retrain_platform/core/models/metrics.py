@@ -1,6 +1,10 @@
 """Binary-classifier metrics on scored rows, and a paired bootstrap of the ROC-AUC difference.
 
 Every function takes labels as 0/1 and scores as probabilities of the positive class. The
+metrics are numpy one-pass computations with scikit-learn's definitions (ROC-AUC with tied
+scores counted half, average precision over distinct thresholds, log loss with scores clipped
+to [eps, 1 - eps]): the gate and a backtest compute them thousands of times on small holdouts,
+where scikit-learn's input validation cost ten times the arithmetic. The
 bootstrap draws one set of row indices per resample and applies it to both models (paired), and
 computes each AUC from per-row counts over one pre-sorted order, so a thousand resamples of a
 large holdout stay in the seconds.
@@ -12,7 +16,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
 METRIC_NAMES = (
     "roc_auc",
@@ -31,8 +34,43 @@ def _both_classes(labels: np.ndarray) -> bool:
 
 
 def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
-    """Return the ROC-AUC, NaN when only one class is present."""
-    return float(roc_auc_score(labels, scores)) if _both_classes(labels) else math.nan
+    """Return the ROC-AUC, NaN when only one class is present (Mann-Whitney: the share of
+    positive-negative pairs the positive outranks, ties counted half)."""
+    labels = np.asarray(labels)
+    if not _both_classes(labels):
+        return math.nan
+    scores = np.asarray(scores, dtype=np.float64)
+    _, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
+    ends = np.cumsum(counts)
+    ranks = (ends - (counts - 1) / 2.0)[inverse]  # 1-based mean rank of each tie group
+    positive = labels == 1
+    n_pos = int(positive.sum())
+    n_neg = labels.size - n_pos
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def average_precision(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Return the average precision: precision at each distinct threshold, from the highest
+    score down, weighted by the recall it adds (scikit-learn's definition)."""
+    labels = np.asarray(labels)
+    order = np.argsort(np.asarray(scores, dtype=np.float64), kind="mergesort")[::-1]
+    ranked, hits = np.asarray(scores, dtype=np.float64)[order], labels[order] == 1
+    last_of_group = np.r_[np.flatnonzero(np.diff(ranked)), ranked.size - 1]
+    true_pos = np.cumsum(hits)[last_of_group]
+    precision = true_pos / (last_of_group + 1)
+    recall = true_pos / true_pos[-1]
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def log_loss(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Return the mean binary cross-entropy, each class's probability clipped to
+    [eps, 1 - eps] as scikit-learn does."""
+    eps = np.finfo(np.float64).eps
+    p = np.asarray(scores, dtype=np.float64)
+    y = np.asarray(labels, dtype=np.float64)
+    positive = np.log(np.clip(p, eps, 1 - eps))
+    negative = np.log(np.clip(1 - p, eps, 1 - eps))
+    return float(-np.mean(y * positive + (1 - y) * negative))
 
 
 def expected_calibration_error(
@@ -63,11 +101,11 @@ def classification_metrics(
     both = _both_classes(labels)
     return {
         "roc_auc": roc_auc(labels, scores),
-        "pr_auc": float(average_precision_score(labels, scores)) if both else math.nan,
+        "pr_auc": average_precision(labels, scores) if both else math.nan,
         "recall_at_threshold": hits / positives if positives else math.nan,
         "precision_at_threshold": hits / flagged if flagged else math.nan,
-        "log_loss": float(log_loss(labels, scores, labels=[0, 1])) if labels.size else math.nan,
-        "brier": float(brier_score_loss(labels, scores)) if labels.size else math.nan,
+        "log_loss": log_loss(labels, scores) if labels.size else math.nan,
+        "brier": float(np.mean((scores - labels) ** 2)) if labels.size else math.nan,
         "ece": expected_calibration_error(labels, scores),
         "rows": float(labels.size),
         "positives": float(positives),

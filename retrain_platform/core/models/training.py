@@ -203,6 +203,7 @@ def _fit_fold(
         num_boost_round=options.max_rounds,
         valid_sets=[valid_set],
         callbacks=[lgb.early_stopping(options.early_stopping_rounds, verbose=False)],
+        keep_training_booster=True,  # discarded after scoring: no round trip through text
     )
     best = booster.best_iteration or booster.current_iteration()
     return booster.predict(x_valid, num_iteration=best), best
@@ -217,10 +218,20 @@ def refit(
 ) -> lgb.Booster:
     """Fit the final model on every train and validation row of a training set."""
     development = stable_order(development_rows(frame), contract)
-    train_set = _dataset(
-        feature_matrix(development, features), label_vector(development, contract), features
-    )
-    return lgb.train(dict(params), train_set, num_boost_round=num_boost_round)
+    x, y = feature_matrix(development, features), label_vector(development, contract)
+    return _final_fit(x, y, features, params, num_boost_round)
+
+
+def _final_fit(
+    x: np.ndarray,
+    y: np.ndarray,
+    features: Sequence[str],
+    params: Mapping[str, Any],
+    num_boost_round: int,
+) -> lgb.Booster:
+    """The final fit on the development rows' matrix (`refit`'s, and the search's last step on
+    the matrix it already holds)."""
+    return lgb.train(dict(params), _dataset(x, y, features), num_boost_round=num_boost_round)
 
 
 def predict(booster: lgb.Booster, frame: pl.DataFrame, features: Sequence[str]) -> np.ndarray:
@@ -272,7 +283,7 @@ def train_candidates(
         1, round(float(np.mean([r.best_iteration for r in results if r.config == chosen.name])))
     )
     params = lightgbm_params(chosen, options)
-    booster = refit(frame, contract, features, params, rounds)
+    booster = _final_fit(x, y, features, params, rounds)  # = refit(frame, ...), matrix reused
     labels, scores = last_fold_scores[chosen.name]
     return TrainingResult(
         booster=booster,

@@ -205,19 +205,21 @@ def drift_summary(
     ks_threshold: float,
     warming_up: Mapping[str, datetime] | None = None,
     min_values: int = 1,
+    pvalues: bool = True,
 ) -> DriftSummary:
     """Per-feature PSI (and KS for numeric features) of `current` against `profile`.
 
     A feature drifts when its PSI is above `psi_threshold` (the trigger's rule; Evidently's own
     test uses >=). Per-feature KS statistics above `ks_threshold` are only counted. Features in
     `warming_up` (see `warming_up`) are not scored: they count in neither the drift share nor
-    the max PSI.
+    the max PSI. `pvalues=False` leaves the KS p-values out (None), for a caller that reads
+    only the statistics (a backtest's thousands of reports).
     """
     _check_columns(current, profile.features, "current")
     sample = sample_rows(current, row_cap, seed)
     skipped = set(warming_up or {})
     features = [
-        _numeric_drift(name, ref, sample[name], psi_threshold, max(min_values, 1))
+        _numeric_drift(name, ref, sample[name], psi_threshold, max(min_values, 1), pvalues)
         for name, ref in profile.numeric.items()
         if name not in skipped
     ]
@@ -238,13 +240,18 @@ def drift_summary(
 
 
 def _numeric_drift(
-    name: str, reference: NumericReference, series: pl.Series, threshold: float, min_values: int
+    name: str,
+    reference: NumericReference,
+    series: pl.Series,
+    threshold: float,
+    min_values: int,
+    pvalues: bool = True,
 ) -> FeatureDrift:
     values, null_share = _present_values(series)
     score, statistic, pvalue = math.nan, None, None
     if min(values.size, reference.rows) >= min_values:
         score = numeric_psi(reference.values, values, discrete=reference.discrete)
-        statistic, pvalue = ks_test(reference.values, values)
+        statistic, pvalue = ks_test(reference.values, values, pvalue=pvalues)
     return FeatureDrift(
         name=name,
         kind="numeric",

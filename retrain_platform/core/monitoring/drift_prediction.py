@@ -25,7 +25,7 @@ class PredictionDrift:
     """Drift of the champion's score distribution: KS (the trigger) and PSI."""
 
     ks_statistic: float
-    ks_pvalue: float
+    ks_pvalue: float | None
     psi: float
     ks_threshold: float
     reference_rows: int
@@ -53,22 +53,23 @@ def prediction_drift(
     ks_threshold: float,
     row_cap: int | None = None,
     seed: int = 0,
+    pvalue: bool = True,
 ) -> PredictionDrift:
     """KS and PSI of the current against the reference score distribution (finite scores only).
 
     Drift when the KS statistic is above `ks_threshold`. Above `row_cap` each side is sampled
-    with `seed`.
+    with `seed`. `pvalue=False` leaves the KS p-value out (None).
     """
     current = _finite_sorted(current_scores, row_cap, seed)
     reference = _finite_sorted(reference_scores, row_cap, seed)
     if current.size == 0 or reference.size == 0:
         msg = "prediction drift needs at least one finite score on each side"
         raise ValueError(msg)
-    statistic, pvalue = ks_test(reference, current)
+    statistic, p = ks_test(reference, current, pvalue=pvalue)
     discrete = _distinct_count(reference) <= DISCRETE_MAX_VALUES
     return PredictionDrift(
         ks_statistic=statistic,
-        ks_pvalue=pvalue,
+        ks_pvalue=p,
         psi=numeric_psi(reference, current, discrete=discrete),
         ks_threshold=ks_threshold,
         reference_rows=int(reference.size),

@@ -17,9 +17,12 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from retrain_platform.contracts import DatasetContract
+from retrain_platform.core.datasets.training_set import SPLIT, TRAIN
 from retrain_platform.core.monitoring.drift_statistics import Category
 
 PROFILE_FORMAT = 2
+SAMPLE_SEED = 0  # the seed of every drift sample: the reference's and each partition's
 DISCRETE_MAX_VALUES = 20  # Evidently bins a numeric column by value at or below this many values
 
 
@@ -264,3 +267,18 @@ def load_profile(path: Path) -> ReferenceProfile:
         fingerprint=header["fingerprint"],
         complete_from=header["complete_from"],
     )
+
+
+def drift_columns(
+    schema: Mapping[str, pl.DataType], features: Sequence[str]
+) -> tuple[list[str], list[str]]:
+    """(numeric, categorical) among `features`: booleans are categorical, the rest numeric."""
+    categorical = [name for name in features if schema[name] == pl.Boolean()]
+    return [name for name in features if name not in categorical], categorical
+
+
+def train_split(frame: pl.DataFrame, contract: DatasetContract) -> pl.DataFrame:
+    """The train split of a training set, sorted by primary key (or time and entity keys):
+    the rows a model's drift reference is profiled from."""
+    keys = list(contract.primary_key) or [contract.timestamp_name, *contract.entity_key_names]
+    return frame.filter(pl.col(SPLIT) == TRAIN).sort(keys, maintain_order=True)

@@ -26,6 +26,7 @@ side, scipy's exact method below).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import numpy as np
@@ -96,29 +97,32 @@ def categorical_psi(reference: Mapping[Category, int], current: Mapping[Category
     return psi(ref / ref.sum(), cur / cur.sum())
 
 
-def ks_test(reference_sorted: np.ndarray, current_sorted: np.ndarray) -> tuple[float, float]:
-    """Two-sided two-sample KS (statistic, p-value) of sorted samples, as scipy's `ks_2samp`."""
+def ks_test(
+    reference_sorted: np.ndarray, current_sorted: np.ndarray, *, pvalue: bool = True
+) -> tuple[float, float | None]:
+    """Two-sided two-sample KS (statistic, p-value) of sorted samples, as scipy's `ks_2samp`.
+
+    The statistic is computed here with scipy's arithmetic (both ECDFs at every pooled point,
+    snapped to its lattice of 1 / lcm(n_ref, n_cur) where scipy's exact method applies), so it
+    is scipy's to the last bit; `pvalue=False` skips the p-value (None), whose exact
+    computation on small samples costs a hundred times the statistic.
+    """
     n_ref, n_cur = reference_sorted.size, current_sorted.size
-    if max(n_ref, n_cur) <= _EXACT_KS_MAX_ROWS:
-        result = stats.ks_2samp(reference_sorted, current_sorted)
-        return float(result.statistic), float(result.pvalue)
-    statistic = max(
-        0.0,
-        _ecdf_excess(reference_sorted, current_sorted),
-        _ecdf_excess(current_sorted, reference_sorted),
+    pooled = np.concatenate((reference_sorted, current_sorted))
+    gaps = (
+        np.searchsorted(reference_sorted, pooled, side="right") / n_ref
+        - np.searchsorted(current_sorted, pooled, side="right") / n_cur
     )
+    statistic = float(max(np.clip(-np.min(gaps), 0, 1), np.max(gaps)))
+    exact = max(n_ref, n_cur) <= _EXACT_KS_MAX_ROWS
+    g = math.gcd(n_ref, n_cur)
+    if exact and n_ref // g < np.iinfo(np.int32).max / (n_cur // g):
+        lattice = (n_ref // g) * n_cur
+        statistic = round(statistic * lattice) / lattice
+    if not pvalue:
+        return statistic, None
+    if exact:
+        return statistic, float(stats.ks_2samp(reference_sorted, current_sorted).pvalue)
     big, small = max(n_ref, n_cur), min(n_ref, n_cur)
     effective = np.round(float(big) * small / (big + small))
-    pvalue = float(np.clip(stats.kstwo.sf(statistic, effective), 0.0, 1.0))
-    return statistic, pvalue
-
-
-def _ecdf_excess(sorted_values: np.ndarray, other_sorted: np.ndarray) -> float:
-    """max(F - G) over the sample's own points (where F jumps), F its ECDF, G the other's.
-
-    At the last of tied values F is (index + 1) / n, the count scipy divides; earlier ties give
-    smaller gaps, so the maximum, and the statistic, are scipy's to the last bit.
-    """
-    own = np.arange(1, sorted_values.size + 1) / sorted_values.size
-    other = np.searchsorted(other_sorted, sorted_values, side="right") / other_sorted.size
-    return float((own - other).max())
+    return statistic, float(np.clip(stats.kstwo.sf(statistic, effective), 0.0, 1.0))

@@ -24,7 +24,7 @@ import polars as pl
 
 from retrain_platform.contracts import DatasetContract
 from retrain_platform.core.datasets.ref import DatasetRef
-from retrain_platform.core.datasets.training_set import SPLIT, TRAIN, read_version
+from retrain_platform.core.datasets.training_set import read_version
 from retrain_platform.core.deployment.registry import CHAMPION, alias_version
 from retrain_platform.core.models.candidate_runs import load_booster, version_uri
 from retrain_platform.core.models.inputs import model_feature_names
@@ -37,8 +37,7 @@ from retrain_platform.core.monitoring.drift import (
     sample_rows,
     save_profile,
 )
-
-SAMPLE_SEED = 0
+from retrain_platform.core.monitoring.drift_profile import SAMPLE_SEED, drift_columns, train_split
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,14 +72,6 @@ def load_champion(store: MlflowStore, contract: DatasetContract, name: str) -> C
     return Champion(name, version, dataset, model_feature_names(contract, view), booster)
 
 
-def drift_columns(
-    schema: Mapping[str, pl.DataType], features: Sequence[str]
-) -> tuple[list[str], list[str]]:
-    """(numeric, categorical) among `features`: booleans are categorical, the rest numeric."""
-    categorical = [name for name in features if schema[name] == pl.Boolean()]
-    return [name for name in features if name not in categorical], categorical
-
-
 def reference_frame(
     champion: Champion,
     contract: DatasetContract,
@@ -88,8 +79,7 @@ def reference_frame(
 ) -> pl.DataFrame:
     """The train split of the champion's training set, sorted by primary key."""
     frame = read_version(champion.dataset.uri, champion.dataset.version, storage_options)
-    keys = list(contract.primary_key) or [contract.timestamp_name, *contract.entity_key_names]
-    return frame.filter(pl.col(SPLIT) == TRAIN).sort(keys, maintain_order=True)
+    return train_split(frame, contract)
 
 
 @dataclass(frozen=True, eq=False)

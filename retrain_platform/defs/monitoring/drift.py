@@ -35,8 +35,8 @@ from retrain_platform.core.monitoring.drift import (
     sample_rows,
 )
 from retrain_platform.core.monitoring.drift_importance import important_features, trigger_psi
+from retrain_platform.core.monitoring.drift_profile import SAMPLE_SEED
 from retrain_platform.core.monitoring.reference import (
-    SAMPLE_SEED,
     Reference,
     load_champion,
     load_reference,

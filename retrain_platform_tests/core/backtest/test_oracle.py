@@ -7,6 +7,7 @@ import itertools
 from types import SimpleNamespace
 
 import numpy as np
+import polars as pl
 import pytest
 from sklearn.metrics import roc_auc_score
 
@@ -19,8 +20,10 @@ PARTITIONS = 9  # candidate steps 0..7 score partitions 1..8
 
 def _bank(scores: np.ndarray) -> SimpleNamespace:
     """A stand-in bank: model j's score on partition k is scores[j, k] (k > j)."""
+    no_holdout = (pl.DataFrame(), np.empty((0, 0)), np.empty(0))
     fitted = {
-        j: Fitted(j, "", scores[j, j + 1 :], scores[j, j + 1 :], 0.0) for j in range(PARTITIONS - 1)
+        j: Fitted(j, "", scores[j, j + 1 :], scores[j, j + 1 :], 0.0, *no_holdout)
+        for j in range(PARTITIONS - 1)
     }
     return SimpleNamespace(fit=lambda step: fitted[step])
 

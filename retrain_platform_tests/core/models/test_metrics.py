@@ -56,3 +56,21 @@ def test_paired_bootstrap_is_seeded_and_brackets_the_difference():
     assert first.low < first.point < first.high
     assert first.point == pytest.approx(roc_auc_score(labels, a) - roc_auc_score(labels, b))
     assert first.low > 0  # model a is clearly better
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_every_metric_equals_scikit_learn_with_ties_and_extreme_scores(seed):
+    from sklearn.metrics import average_precision_score, brier_score_loss, log_loss
+
+    rng = np.random.default_rng(seed)
+    size = int(rng.integers(5, 400))
+    labels = (rng.random(size) < rng.uniform(0.05, 0.6)).astype(np.int8)
+    labels[:2] = [0, 1]
+    scores = np.clip(rng.random(size) * 0.7 + labels * 0.3, 0, 1)
+    scores = np.round(scores, int(rng.integers(1, 4)))  # ties at every seed
+    scores[rng.integers(0, size, 3)] = [0.0, 1.0, 1.0]  # log loss's clipped ends
+    metrics = classification_metrics(labels, scores, threshold=0.5)
+    assert metrics["roc_auc"] == pytest.approx(roc_auc_score(labels, scores), abs=1e-12)
+    assert metrics["pr_auc"] == pytest.approx(average_precision_score(labels, scores), abs=1e-12)
+    assert metrics["log_loss"] == pytest.approx(log_loss(labels, scores), rel=1e-12)
+    assert metrics["brier"] == pytest.approx(brier_score_loss(labels, scores), abs=1e-12)

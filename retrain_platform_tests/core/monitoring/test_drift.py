@@ -244,7 +244,9 @@ def test_prediction_drift() -> None:
     )
 
 
-@pytest.mark.parametrize("sizes", [(12_000, 30_000), (30_000, 12_000), (800, 3_000)])
+@pytest.mark.parametrize(
+    "sizes", [(12_000, 30_000), (30_000, 12_000), (800, 3_000), (2_000, 48), (48, 7)]
+)
 def test_ks_test_matches_scipy_with_ties_and_unequal_sizes(sizes: tuple[int, int]) -> None:
     rng = np.random.default_rng(sum(sizes))
     reference = np.sort(rng.integers(0, 40, sizes[0]).astype(np.float64))
@@ -253,6 +255,7 @@ def test_ks_test_matches_scipy_with_ties_and_unequal_sizes(sizes: tuple[int, int
     statistic, pvalue = drift.ks_test(reference, current)
     assert statistic == expected.statistic
     assert pvalue == pytest.approx(expected.pvalue, rel=KS_TOLERANCE, abs=1e-300)
+    assert drift.ks_test(reference, current, pvalue=False) == (expected.statistic, None)
 
 
 def test_a_feature_with_too_few_present_values_is_not_scored():

@@ -23,7 +23,7 @@ from retrain_platform.core.monitoring.drift import (
     reaching_gaps,
     warming_up,
 )
-from retrain_platform.core.monitoring.reference import drift_columns
+from retrain_platform.core.monitoring.drift_profile import drift_columns
 from retrain_platform.core.monitoring.triggers import (
     DriftObservation,
     TriggerPolicy,
