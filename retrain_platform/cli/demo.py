@@ -8,10 +8,16 @@ import math
 import os
 import sys
 import warnings
+from datetime import timedelta
 from typing import Any
 
 from retrain_platform.cli.options import add_contract_option, contract_from, parse_date
 from retrain_platform.cli.progress import Bars, add_progress_option
+from retrain_platform.core.monitoring.recovery import (
+    RECOVERY_BASELINE,
+    RECOVERY_RUN,
+    RECOVERY_TOLERANCE,
+)
 from retrain_platform.home import layout
 from retrain_platform.resources.landing import GRACE_ENV_VAR
 
@@ -116,6 +122,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"{passed} passed the gate; gate rejection rate (last {options.rejection_window} "
         f"cycles) {rate}"
     )
+    if result.onset is not None:
+        delay_days = contract.label.delay / timedelta(days=1)
+        goal = f"; goal: at most the label delay + 3 = {delay_days + 3:g} days"
+        recovered = (
+            f"{result.recovery_days} day(s)"
+            if result.recovery_days is not None
+            else "not within the run"
+        )
+        print(
+            f"recovery after the drift onset {result.onset}: {recovered} until live ROC-AUC "
+            f"was back within {RECOVERY_TOLERANCE} of its mean over the {RECOVERY_BASELINE} days "
+            f"before, for {RECOVERY_RUN} days running{goal}"
+        )
     print(f"report: {result.report}")
     return 0
 

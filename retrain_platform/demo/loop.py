@@ -231,7 +231,9 @@ def run_closed_loop(
     echo(f"backfill done in {time.perf_counter() - started:.0f} s; daily phase:")
     daily = files[options.backfill_days :]
     days, scores = _daily_phase(driver, daily, landing, options, echo, progress)
-    return finish(home, contract, options.rejection_window, days, scores, echo, started)
+    drift = options.drift()
+    onset = drift.start.isoformat() if drift is not None else None
+    return finish(home, contract, options.rejection_window, days, scores, echo, started, onset)
 
 
 def _daily_phase(

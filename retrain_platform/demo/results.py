@@ -1,8 +1,9 @@
 """What the closed loop returns and prints at its end: the timeline, the cycles, the report.
 
 After the last simulated day, the days' facts and live scores become the timeline, the decision
-history gives the retraining cycles and the gate rejection rate, the HTML report is written, and
-the per-partition table and the timeline are printed.
+history gives the retraining cycles and the gate rejection rate, the days the live ROC-AUC took
+to recover after the drift onset (`monitoring.recovery`, the backtest's rule) are counted, the
+HTML report is written, and the per-partition table and the timeline are printed.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import polars as pl
 from retrain_platform.contracts import DatasetContract
 from retrain_platform.core.deployment.decisions import read_decisions
 from retrain_platform.core.lake import table_uri
+from retrain_platform.core.monitoring.recovery import recovery_partitions
 from retrain_platform.core.validate.summary import partition_summary
 from retrain_platform.defs import keys
 from retrain_platform.defs import model_keys as mk
@@ -28,13 +30,25 @@ from retrain_platform.home import HomeLayout
 
 @dataclass(frozen=True)
 class LoopResult:
-    """The timeline, the retraining cycles, the report and the gate rejection rate."""
+    """The timeline, the retraining cycles, the report, the gate rejection rate and the
+    recovery after the drift onset (`onset` None without drift; `recovery_days` None when the
+    live ROC-AUC never recovered within the run)."""
 
     timeline: pl.DataFrame
     cycles: pl.DataFrame
     report: Path
     rejection_rate: float
     seconds: float
+    onset: str | None = None
+    recovery_days: int | None = None
+
+
+def recovery_days(timeline: pl.DataFrame, onset: str) -> int | None:
+    """Days from `onset` until the timeline's live ROC-AUC has recovered (None if never)."""
+    days = timeline.get_column("day").to_list()
+    if onset not in days:
+        return None
+    return recovery_partitions(timeline.get_column("live_roc_auc").to_list(), days.index(onset))
 
 
 def partition_table(home: HomeLayout, contract: DatasetContract) -> pl.DataFrame:
@@ -55,6 +69,7 @@ def finish(
     scores: list[dict[str, Any]],
     echo: Callable[[str], None],
     started: float,
+    onset: str | None = None,
 ) -> LoopResult:
     """Build the timeline and cycles, write the report, print the tables; the loop's result."""
     timeline = lt.build_timeline(lt.days_frame(days), lt.performance_frame(scores))
@@ -79,4 +94,5 @@ def finish(
     echo("timeline of the daily phase:")
     echo(lt.format_timeline(timeline))
     seconds = time.perf_counter() - started
-    return LoopResult(timeline, cycles, report, rate, seconds)
+    recovered = recovery_days(timeline, onset) if onset is not None else None
+    return LoopResult(timeline, cycles, report, rate, seconds, onset, recovered)

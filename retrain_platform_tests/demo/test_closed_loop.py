@@ -140,3 +140,23 @@ def test_progress_is_reported_per_backfilled_partition_and_per_day(loop):
         *((DAYS, i, DAILY_DAYS) for i in range(1, DAILY_DAYS + 1)),
         ("contract starts", START),  # the home's contract: partitions from the data's first day
     ]
+
+
+@pytest.mark.slow
+def test_the_recovery_after_the_onset_is_counted_on_the_live_roc_auc(loop):
+    onset = (START + timedelta(days=DRIFT_DAY)).isoformat()
+    assert loop.onset == onset
+    days = loop.timeline.get_column("day").to_list()
+    live = loop.timeline.get_column("live_roc_auc").to_list()
+    at = days.index(onset)
+    baseline = [v for v in live[max(0, at - 7) : at] if v is not None]
+    if loop.recovery_days is None:  # never two good days running after the onset
+        bar = sum(baseline) / len(baseline) - 0.03 if baseline else None
+        after = live[at:]
+        assert bar is None or not any(
+            a is not None and b is not None and a >= bar and b >= bar
+            for a, b in zip(after, after[1:], strict=False)
+        )
+    else:
+        recovered = live[at + loop.recovery_days : at + loop.recovery_days + 2]
+        assert all(v is not None and v >= sum(baseline) / len(baseline) - 0.03 for v in recovered)

@@ -2,8 +2,8 @@
 
 Per policy: fits (training runs, the first included), promotions, mean ROC-AUC and accuracy of
 the model serving each evaluated partition, the share of partitions under the performance floor
-(`policy.min_roc_auc`), the partitions to recover after each drift onset (back within
-`RECOVERY_TOLERANCE` of the mean over the `RECOVERY_BASELINE` partitions before it), and UPF's
+(`policy.min_roc_auc`), the partitions to recover after each drift onset
+(`monitoring.recovery`, the rule the demo prints too), and UPF's
 C_alpha = mean performance - alpha x retrains per partition over alpha in [0, alpha_max], with
 the mean of C_alpha over that range (its area divided by alpha_max).
 """
@@ -17,9 +17,8 @@ import numpy as np
 import polars as pl
 
 from retrain_platform.core.backtest.policies import RetrainPolicy
+from retrain_platform.core.monitoring.recovery import recovery_partitions
 
-RECOVERY_TOLERANCE = 0.03
-RECOVERY_BASELINE = 7
 ALPHA_POINTS = 21
 
 
@@ -79,23 +78,12 @@ class PolicyResult:
         return self.mean(metric) - alphas * rate
 
     def recovery(self, onset: str, metric: str) -> int | None:
-        """Partitions from `onset` until the metric is back within the tolerance of its mean
-        over the baseline before it and stays there for two partitions; None if it never is."""
+        """Partitions from `onset` until the metric has recovered (`recovery_partitions`);
+        None if it never does."""
         partitions = [s.partition for s in self.steps]
         if onset not in partitions:
             return None
-        at = partitions.index(onset)
-        values = self.values(metric)
-        before = values[max(0, at - RECOVERY_BASELINE) : at]
-        before = before[np.isfinite(before)]
-        if before.size == 0:
-            return None
-        target = before.mean() - RECOVERY_TOLERANCE
-        for index in range(at, len(values)):
-            window = values[index : index + 2]
-            if np.all(np.isfinite(window)) and np.all(window >= target):
-                return index - at
-        return None
+        return recovery_partitions(list(self.values(metric)), partitions.index(onset))
 
 
 @dataclass(frozen=True)
