@@ -28,11 +28,8 @@ from retrain_platform.core.models import training
 from retrain_platform.core.models.gate import GateVerdict, evaluate_gate
 from retrain_platform.core.models.inputs import feature_matrix, label_vector
 from retrain_platform.core.monitoring.drift_profile import (
-    SAMPLE_SEED,
     ReferenceProfile,
-    build_reference_profile,
-    drift_columns,
-    sample_rows,
+    profile_and_scores,
     train_split,
 )
 from retrain_platform.core.monitoring.drift_warm_up import complete_from
@@ -147,20 +144,17 @@ def drift_reference(
 ) -> Reference:
     """A model's drift reference (as `monitoring.reference`): the profile of its training set's
     train split and its scores on the profile's sample."""
-    train = train_split(frame, contract)
-    numeric, categorical = drift_columns(train.schema, list(history.features))
-    cap = contract.policy.drift_row_cap
-    profile = build_reference_profile(
-        train,
-        numeric,
-        categorical,
-        row_cap=cap,
-        seed=SAMPLE_SEED,
+    profile, scores = profile_and_scores(
+        train_split(frame, contract),
+        list(history.features),
+        contract,
+        row_cap=contract.policy.drift_row_cap,
         complete_from=complete_from(history.reach, history.history_start),
-        timestamp=contract.timestamp_name,
+        score=lambda sample: np.asarray(
+            booster.predict(feature_matrix(sample, history.features), num_threads=1),
+            dtype=np.float64,
+        ),
     )
-    sample = feature_matrix(sample_rows(train, cap, SAMPLE_SEED), history.features)
-    scores = np.asarray(booster.predict(sample, num_threads=1), dtype=np.float64)
     return Reference(profile, scores)
 
 
@@ -213,10 +207,6 @@ class ModelBank:
         carries no thread count, and OpenMP's team costs more than a small frame's scoring)."""
         x = feature_matrix(frame, self.history.features)
         return np.asarray(self.booster(step).predict(x, num_threads=1), dtype=np.float64)
-
-    def holdout(self, step: int) -> pl.DataFrame:
-        """The holdout rows of the step's training set."""
-        return self.fit(step).holdout
 
     def score(self, step: int, partition: int) -> tuple[float, float]:
         """(ROC-AUC, accuracy) of the model fitted at `step` on partition index `partition`."""

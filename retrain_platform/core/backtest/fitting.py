@@ -107,10 +107,11 @@ class FitPool:
         future = self._pending.get(step)
         if future is None:
             return False
-        for fitted in future.result():
+        chunk = future.result()
+        for fitted in chunk:
             self.bank.fitted[fitted.step] = fitted
             del self._pending[fitted.step]
-        self._count(len(future.result()), self._queued)
+        self._count(len(chunk), self._queued)
         return True
 
     def finish(self) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -282,3 +282,28 @@ def train_split(frame: pl.DataFrame, contract: DatasetContract) -> pl.DataFrame:
     the rows a model's drift reference is profiled from."""
     keys = list(contract.primary_key) or [contract.timestamp_name, *contract.entity_key_names]
     return frame.filter(pl.col(SPLIT) == TRAIN).sort(keys, maintain_order=True)
+
+
+def profile_and_scores(
+    train: pl.DataFrame,
+    features: Sequence[str],
+    contract: DatasetContract,
+    *,
+    row_cap: int,
+    complete_from: Mapping[str, datetime] | None,
+    score: Callable[[pl.DataFrame], np.ndarray],
+) -> tuple[ReferenceProfile, np.ndarray]:
+    """A model's drift reference from its train split (`train_split`): the profile of
+    `features` and `score` (the model's positive-class probabilities) on the profile's sample.
+    The monitoring asset and the backtest both build references this way."""
+    numeric, categorical = drift_columns(train.schema, features)
+    profile = build_reference_profile(
+        train,
+        numeric,
+        categorical,
+        row_cap=row_cap,
+        seed=SAMPLE_SEED,
+        complete_from=complete_from,
+        timestamp=contract.timestamp_name,
+    )
+    return profile, score(sample_rows(train, row_cap, SAMPLE_SEED))

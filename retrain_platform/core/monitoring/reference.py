@@ -32,12 +32,14 @@ from retrain_platform.core.models.mlflow_store import MlflowStore
 from retrain_platform.core.models.training import predict
 from retrain_platform.core.monitoring.drift import (
     ReferenceProfile,
-    build_reference_profile,
     load_profile,
-    sample_rows,
     save_profile,
 )
-from retrain_platform.core.monitoring.drift_profile import SAMPLE_SEED, drift_columns, train_split
+from retrain_platform.core.monitoring.drift_profile import (
+    SAMPLE_SEED,
+    profile_and_scores,
+    train_split,
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -151,24 +153,22 @@ def load_reference(
                 cached=True,
             )
     frame = reference_frame(champion, contract, storage_options)
-    numeric, categorical = drift_columns(frame.schema, champion.features)
-    profile = build_reference_profile(
+    profile, scores = profile_and_scores(
         frame,
-        numeric,
-        categorical,
+        champion.features,
+        contract,
         row_cap=row_cap,
-        seed=SAMPLE_SEED,
         complete_from=cutoffs,
-        timestamp=contract.timestamp_name,
+        score=lambda sample: predict(champion.booster, sample, champion.features),
     )
-    sample = sample_rows(frame, row_cap, SAMPLE_SEED)
-    scores = predict(champion.booster, sample, champion.features)
     save_profile(profile, path)
     tmp = scores_path.with_name(f".{scores_path.name}.tmp")
     with tmp.open("wb") as handle:
         np.save(handle, scores, allow_pickle=False)
     tmp.replace(scores_path)
-    return Reference(profile, scores, numeric, categorical, cached=False)
+    return Reference(
+        profile, scores, list(profile.numeric), list(profile.categorical), cached=False
+    )
 
 
 def profile_frame(profile: ReferenceProfile) -> pl.DataFrame:
